@@ -312,8 +312,12 @@ class EmulatorHTTPServer(http.server.HTTPServer):
         super().__init__(address, handler)
         self.emulator = emulator
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="emulator")
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
         self._pool.submit(self._serve, request, client_address)
 
     def _serve(self, request: Any, client_address: Any) -> None:
@@ -322,11 +326,21 @@ class EmulatorHTTPServer(http.server.HTTPServer):
         except Exception:
             self.handle_error(request, client_address)
         finally:
+            with self._open_lock:
+                self._open.discard(request)
             self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
     def server_close(self) -> None:
+        """Stop listening and end idle keep-alive connections, so shutdown does not wait for them."""
         super().server_close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._open_lock:
+            open_sockets = list(self._open)
+        for sock in open_sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._pool.shutdown(wait=True, cancel_futures=True)
