@@ -231,6 +231,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "ClarityQEmulator/1"
     sys_version = ""
     timeout = IDLE_TIMEOUT_S
+    # Headers and body leave in separate writes; without TCP_NODELAY every response would wait
+    # for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     emulator: Emulator  # set on a subclass per server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
