@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 REST_PREFIX = "/api"
 MAX_CLOCK_SKEW_S = 15 * 60
 TABLES_PAGE_SIZE = 100
-READ_ONLY_KINDS = frozenset({"select", "desc", "show_tables", "set", "show"})
+READ_ONLY_KINDS = frozenset({"select", "desc", "show_tables", "show_partitions", "set"})
 
 
 @dataclass
