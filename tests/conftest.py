@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         }
     )
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
-                 "ODPS_REGION_NAME", "ODPS_ENDPOINT", "ODPS_PROJECT_NAME", "ODPS_TUNNEL_ENDPOINT"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "ODPS_REGION_NAME",
+        "ODPS_ENDPOINT",
+        "ODPS_PROJECT_NAME",
+        "ODPS_TUNNEL_ENDPOINT",
+    ):
         os.environ.pop(name, None)
 
 
@@ -42,9 +51,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[None]:
+def airflow_db() -> None:
     """A fresh SQLite metadata database, created once per session when a test asks for it."""
     from airflow.utils import db
 
     db.resetdb()
-    yield

@@ -18,16 +18,18 @@ from airflow_provider_clarityq.emulator.server import EmulatorHTTPServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_clarityq.emulator",
-                                     description="Local MaxCompute + RAM + STS emulator.")
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_clarityq.emulator", description="Local MaxCompute + RAM + STS emulator."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--state-file", help="persist state here (JSON, rewritten atomically after each change)")
     parser.add_argument("--seed", help="JSON or YAML seed describing projects, tables, rows and RAM identities")
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         emulator = build_emulator(seed=args.seed, state_file=args.state_file)
         server = EmulatorHTTPServer((args.host, args.port), emulator)

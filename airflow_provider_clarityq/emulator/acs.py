@@ -122,9 +122,7 @@ def throttling_response(service: str, retry_after_ms: int = 1000) -> Response:
 def handle(request: Request, identity: IdentityStore) -> AcsResult:
     """Verify, authorise and run one RAM/STS call. Client errors come back as JSON, never raised."""
     request_id = _new_request_id()
-    service: Service = VERSIONS.get(
-        request.header("x-acs-version") or request.query.get("Version", ""), "ram"
-    )
+    service: Service = VERSIONS.get(request.header("x-acs-version") or request.query.get("Version", ""), "ram")
     action: str | None = None
     key_id = "-"
     try:
@@ -173,10 +171,7 @@ def _check_size(request: Request) -> None:
 def _parameters(request: Request) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """API parameters from the query plus any form body; a repeated name is refused (ambiguous)."""
     pairs = parse_query_pairs(request.raw_query)
-    if (
-        request.header("content-type").lower().startswith("application/x-www-form-urlencoded")
-        and request.body
-    ):
+    if request.header("content-type").lower().startswith("application/x-www-form-urlencoded") and request.body:
         try:
             pairs += parse_query_pairs(request.body.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -195,9 +190,7 @@ def _route(request: Request, params: Mapping[str, str], signed_v2: bool) -> tupl
         action, version = params.get("Action", ""), params.get("Version", "")
         for header, value in (("x-acs-action", action), ("x-acs-version", version)):
             if request.header(header) and request.header(header) != value:
-                raise AcsError(
-                    "IncompleteSignature", f"Header {header} contradicts the signed query parameter."
-                )
+                raise AcsError("IncompleteSignature", f"Header {header} contradicts the signed query parameter.")
     else:
         action = request.header("x-acs-action") or params.get("Action", "")
         version = request.header("x-acs-version") or params.get("Version", "")
@@ -205,9 +198,7 @@ def _route(request: Request, params: Mapping[str, str], signed_v2: bool) -> tupl
     if service is None:
         raise AcsError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.")
     if action not in _HANDLERS[service]:
-        raise AcsError(
-            "InvalidAction.NotFound", "Specified api is not found, please check your url and method."
-        )
+        raise AcsError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
     return service, action
 
 
@@ -242,18 +233,14 @@ def _authenticate_acs3(request: Request, pairs: list[tuple[str, str]], identity:
         raise AcsError("IncompleteSignature", f"Header {unsigned[0]} is required and must be signed.")
     key = _lookup(identity, auth.access_key_id)
     if headers["x-acs-content-sha256"] != sha256_hex(request.body):
-        raise AcsError(
-            "SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the request body."
-        )
+        raise AcsError("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the request body.")
     canonical = acs3_canonical_request(
         request.method, request.raw_path, pairs, headers, auth.signed_headers, headers["x-acs-content-sha256"]
     )
     string_to_sign = acs3_string_to_sign(canonical)
     if not hmac.compare_digest(acs3_signature(key.secret, string_to_sign), auth.signature):
         raise _signature_mismatch(string_to_sign)
-    _check_token(
-        identity, key, request.header("x-acs-security-token"), request.header("x-acs-accesskey-id") or None
-    )
+    _check_token(identity, key, request.header("x-acs-security-token"), request.header("x-acs-accesskey-id") or None)
     _check_freshness(identity, headers["x-acs-date"], headers["x-acs-signature-nonce"])
     return key
 
@@ -265,9 +252,7 @@ def _authenticate_v2(
     if missing:
         raise AcsError("IncompleteSignature", f"The signed request is missing {missing[0]}.")
     if params["SignatureMethod"] != "HMAC-SHA1" or params["SignatureVersion"] != "1.0":
-        raise AcsError(
-            "IncompleteSignature", "Only SignatureMethod=HMAC-SHA1, SignatureVersion=1.0 are supported."
-        )
+        raise AcsError("IncompleteSignature", "Only SignatureMethod=HMAC-SHA1, SignatureVersion=1.0 are supported.")
     key = _lookup(identity, params["AccessKeyId"])
     string_to_sign = rpc_string_to_sign(request.method, [(k, v) for k, v in pairs if k != "Signature"])
     if not hmac.compare_digest(rpc_signature(key.secret, string_to_sign), params["Signature"]):
@@ -311,9 +296,7 @@ def _check_freshness(identity: IdentityStore, stamp: str, nonce: str) -> None:
     try:
         signed_at = datetime.strptime(stamp, _DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp()
     except ValueError as exc:
-        raise AcsError(
-            "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."
-        ) from exc
+        raise AcsError("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.") from exc
     now = time.time()
     if identity.max_clock_skew is not None and abs(now - signed_at) > identity.max_clock_skew:
         raise AcsError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")

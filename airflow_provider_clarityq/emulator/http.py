@@ -55,13 +55,18 @@ class Response:
 
     @classmethod
     def xml(cls, text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return cls(status=status, body=text.encode("utf-8"), content_type="application/xml",
-                   headers=dict(headers or {}))
+        return cls(
+            status=status, body=text.encode("utf-8"), content_type="application/xml", headers=dict(headers or {})
+        )
 
     @classmethod
     def json(cls, payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return cls(status=status, body=json.dumps(payload).encode("utf-8"),
-                   content_type="application/json", headers=dict(headers or {}))
+        return cls(
+            status=status,
+            body=json.dumps(payload).encode("utf-8"),
+            content_type="application/json",
+            headers=dict(headers or {}),
+        )
 
     @classmethod
     def text(cls, text: str, status: int = 200) -> Response:

@@ -311,9 +311,7 @@ class IdentityStore:
                     user_id=session.role_id,
                     name=f"{session.role_name}/{session.session_name}",
                     access_key_id=access_key_id,
-                    arn=(
-                        f"acs:ram::{self.account_id}:assumed-role/{session.role_name}/{session.session_name}"
-                    ),
+                    arn=(f"acs:ram::{self.account_id}:assumed-role/{session.role_name}/{session.session_name}"),
                 )
                 return KeyInfo(
                     access_key_id,
@@ -340,9 +338,7 @@ class IdentityStore:
         with self.lock:
             key = self._keys.get(access_key_id)
             if key is not None:
-                self._keys[access_key_id] = replace(
-                    key, last_used_date=self.clock(), last_used_service=service
-                )
+                self._keys[access_key_id] = replace(key, last_used_date=self.clock(), last_used_service=service)
 
     def get_user(self, name_or_uid: str) -> RamUser | None:
         """By user name (case-insensitive, as RAM treats names) or by numeric UID."""
@@ -539,11 +535,7 @@ class IdentityStore:
             return self._require_user_key(user_name, access_key_id).last_used_date
 
     def _key_taken(self, access_key_id: str) -> bool:
-        return (
-            access_key_id == self.owner_access_key_id
-            or access_key_id in self._keys
-            or access_key_id in self._sts
-        )
+        return access_key_id == self.owner_access_key_id or access_key_id in self._keys or access_key_id in self._sts
 
     def _new_key_id(self, prefix: str, length: int) -> str:
         while True:

@@ -25,7 +25,13 @@ from airflow_provider_clarityq.emulator.http import Request, Response
 from airflow_provider_clarityq.emulator.identity import Caller
 from airflow_provider_clarityq.emulator.odps_errors import OdpsError
 from airflow_provider_clarityq.emulator.security import display_name
-from airflow_provider_clarityq.emulator.sql import SqlError, StatementAccess, TableMeta, result_descriptor, result_to_csv
+from airflow_provider_clarityq.emulator.sql import (
+    SqlError,
+    StatementAccess,
+    TableMeta,
+    result_descriptor,
+    result_to_csv,
+)
 from airflow_provider_clarityq.emulator.state import EmulatorState, Instance
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,11 @@ class ServiceResult:
 
 
 SecurityHandler = Callable[[EmulatorState, Caller, str, Request, list[str]], ServiceResult]
+
+
+def _cdata(text: str) -> str:
+    """Wrap text in CDATA; a ``]]>`` inside (e.g. echoed from a query) is split across sections."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def _http_date(epoch: float) -> str:
@@ -95,7 +106,7 @@ class MaxComputeService:
 
     def handle(self, req: Request, *, tunnel_path: bool) -> ServiceResult:
         caller = self.authenticate(req, "" if tunnel_path else REST_PREFIX)
-        path = req.path[len(REST_PREFIX):] if not tunnel_path else req.path
+        path = req.path[len(REST_PREFIX) :] if not tunnel_path else req.path
         parts = [p for p in path.split("/") if p]
         if tunnel_path:
             return self._tunnel(req, caller, parts)
@@ -192,21 +203,28 @@ class MaxComputeService:
         meta = self._table_meta(project, name)
         self.state.security.check(caller, project, "Describe", "table", meta.name, creator=meta.owner)
         schema = {
-            "comment": meta.comment, "owner": meta.owner, "createTime": meta.create_time,
-            "lastDDLTime": meta.last_ddl_time, "lastModifiedTime": meta.last_modified_time,
+            "comment": meta.comment,
+            "owner": meta.owner,
+            "createTime": meta.create_time,
+            "lastDDLTime": meta.last_ddl_time,
+            "lastModifiedTime": meta.last_modified_time,
             "lifecycle": meta.lifecycle if meta.lifecycle is not None else -1,
-            "isVirtualView": False, "isMaterializedView": False, "size": 0,
+            "isVirtualView": False,
+            "isMaterializedView": False,
+            "size": 0,
             "recordNum": self.state.engine.record_count(project, meta.name),
-            "columns": [{"name": c.name, "type": c.type, "comment": c.comment, "isNullable": True}
-                        for c in meta.columns],
+            "columns": [
+                {"name": c.name, "type": c.type, "comment": c.comment, "isNullable": True} for c in meta.columns
+            ],
             "partitionKeys": [{"name": c.name, "type": c.type, "comment": c.comment} for c in meta.partition_keys],
             "Reserved": json.dumps({"Transactional": "false"}),
             "tableLabel": "0",
         }
+        table_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{project}.{meta.name}").hex
         body = (
-            f"<Table><Name>{escape(meta.name)}</Name><TableId>{uuid.uuid5(uuid.NAMESPACE_URL, project + '.' + meta.name).hex}"
-            f"</TableId><Owner>{escape(meta.owner)}</Owner><Type>MANAGED_TABLE</Type>"
-            f"<Schema format=\"json\"><![CDATA[{json.dumps(schema)}]]></Schema></Table>"
+            f"<Table><Name>{escape(meta.name)}</Name><TableId>{table_id}</TableId>"
+            f"<Owner>{escape(meta.owner)}</Owner><Type>MANAGED_TABLE</Type>"
+            f'<Schema format="json">{_cdata(json.dumps(schema))}</Schema></Table>'
         )
         return ServiceResult(Response.xml(body))
 
@@ -217,17 +235,28 @@ class MaxComputeService:
         try:
             root = ET.fromstring(req.body)
         except ET.ParseError as exc:
-            raise odps_errors.invalid_argument(f"ODPS-0420411:Invalid argument - malformed instance XML: {exc}") from None
+            raise odps_errors.invalid_argument(
+                f"ODPS-0420411:Invalid argument - malformed instance XML: {exc}"
+            ) from None
         job = root.find("Job")
         sql_task = root.find("Job/Tasks/SQL")
         query_el = root.find("Job/Tasks/SQL/Query")
         if job is None or sql_task is None or query_el is None or not (query_el.text or "").strip():
-            raise odps_errors.invalid_argument("ODPS-0420411:Invalid argument - only SQL tasks with a query are supported")
+            raise odps_errors.invalid_argument(
+                "ODPS-0420411:Invalid argument - only SQL tasks with a query are supported"
+            )
         sql = query_el.text or ""
         instance_id = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(8)
         start = self.state.clock()
-        instance = Instance(id=instance_id, project=project, owner=display_name(caller), sql=sql,
-                            job_xml=ET.tostring(job, encoding="unicode"), start_time=start, end_time=start)
+        instance = Instance(
+            id=instance_id,
+            project=project,
+            owner=display_name(caller),
+            sql=sql,
+            job_xml=ET.tostring(job, encoding="unicode"),
+            start_time=start,
+            end_time=start,
+        )
         mutated = False
         try:
             accesses = self.state.engine.analyze(sql, project)
@@ -237,7 +266,9 @@ class MaxComputeService:
         except SqlError as exc:
             instance.error = exc.message
         except OdpsError as exc:
-            instance.error = exc.message.replace("ODPS-0420095: Access Denied - ", "ODPS-0130013:Authorization exception - ", 1)
+            instance.error = exc.message.replace(
+                "ODPS-0420095: Access Denied - ", "ODPS-0130013:Authorization exception - ", 1
+            )
         instance.end_time = self.state.clock()
         with self.state.lock:
             self.state.instances[instance_id] = instance
@@ -294,7 +325,7 @@ class MaxComputeService:
         task_status = "Success" if instance.succeeded else "Failed"
         if "taskstatus" in query:
             body = (
-                "<Instance><Status>Terminated</Status><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name>"
+                '<Instance><Status>Terminated</Status><Tasks><Task Type="SQL"><Name>AnonymousSQLTask</Name>'
                 f"<StartTime>{_http_date(instance.start_time)}</StartTime><EndTime>{_http_date(instance.end_time)}"
                 f"</EndTime><Status>{task_status}</Status><Histories/></Task></Tasks></Instance>"
             )
@@ -307,8 +338,12 @@ class MaxComputeService:
             return ServiceResult(Response.xml("<Progress></Progress>"))
         if "instancesummary" in query:
             rows = len(instance.result.rows) if instance.result is not None else 0
-            summary = {"Instance": {"JsonSummary": json.dumps({"records": rows}),
-                                    "Summary": f"resource cost: emulator\nrecords: {rows}"}}
+            summary = {
+                "Instance": {
+                    "JsonSummary": json.dumps({"records": rows}),
+                    "Summary": f"resource cost: emulator\nrecords: {rows}",
+                }
+            }
             return ServiceResult(Response.json(summary, headers={"x-odps-task-finalized": "true"}))
         if "instancedetail" in query:
             return ServiceResult(Response.json({"Instance": {"Status": "Terminated"}}))
@@ -318,21 +353,21 @@ class MaxComputeService:
     def _result_xml(instance: Instance) -> str:
         if instance.error is not None:
             return (
-                "<Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>Failed</Status>"
-                f"<Result Transform=\"false\" Format=\"text\"><![CDATA[{instance.error}]]></Result></Task></Tasks></Instance>"
+                '<Instance><Tasks><Task Type="SQL"><Name>AnonymousSQLTask</Name><Status>Failed</Status>'
+                f'<Result Transform="false" Format="text">{_cdata(instance.error)}</Result></Task></Tasks></Instance>'
             )
         result = instance.result
         assert result is not None
         if result.columns is None:
             text = result.text or "OK"
             return (
-                "<Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>Success</Status>"
-                f"<Result Transform=\"false\" Format=\"text\"><![CDATA[{text}]]></Result></Task></Tasks></Instance>"
+                '<Instance><Tasks><Task Type="SQL"><Name>AnonymousSQLTask</Name><Status>Success</Status>'
+                f'<Result Transform="false" Format="text">{_cdata(text)}</Result></Task></Tasks></Instance>'
             )
         return (
-            "<Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>Success</Status>"
-            f"<Result Transform=\"false\" Format=\"csv\"><![CDATA[{result_to_csv(result)}]]></Result>"
-            f"<ResultDescriptor><![CDATA[{result_descriptor(result)}]]></ResultDescriptor>"
+            '<Instance><Tasks><Task Type="SQL"><Name>AnonymousSQLTask</Name><Status>Success</Status>'
+            f'<Result Transform="false" Format="csv">{_cdata(result_to_csv(result))}</Result>'
+            f"<ResultDescriptor>{_cdata(result_descriptor(result))}</ResultDescriptor>"
             "</Task></Tasks></Instance>"
         )
 
@@ -346,9 +381,11 @@ class MaxComputeService:
             if req.method == "POST" and "downloads" in query:
                 result = instance.result
                 if result is None or result.columns is None:
-                    return ServiceResult(OdpsError(400, "InstanceTypeNotSupported",
-                                                   "Only SELECT results can be downloaded through the tunnel")
-                                         .to_response(""))
+                    return ServiceResult(
+                        OdpsError(
+                            400, "InstanceTypeNotSupported", "Only SELECT results can be downloaded through the tunnel"
+                        ).to_response("")
+                    )
                 download_id = secrets.token_hex(12)
                 with self.state.lock:
                     instance.downloads.add(download_id)
@@ -380,7 +417,7 @@ class MaxComputeService:
             except ValueError:
                 raise odps_errors.invalid_argument(f"invalid rowrange {rowrange!r}") from None
         columns = result.columns
-        rows = [list(r) for r in result.rows[start:start + count]]
+        rows = [list(r) for r in result.rows[start : start + count]]
         wanted = query.get("columns")
         if wanted:
             names = [c.lower() for c in wanted.split(",")]

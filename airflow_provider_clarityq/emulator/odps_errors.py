@@ -122,6 +122,79 @@ def no_privilege(project: str, action: str, resource: str, principal: str) -> Od
 
 
 def project_not_available(project: str, state: str) -> OdpsError:
+    return OdpsError(403, "NoPermission", f"ODPS-0420095: Access Denied - Project '{project}' is {state.lower()}.")
+
+
+def denied_by_policy(project: str, action: str, resource: str, principal: str) -> OdpsError:
     return OdpsError(
-        403, "NoPermission", f"ODPS-0420095: Access Denied - Project '{project}' is {state.lower()}."
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - Authorization Failed [4011], You have NO privilege "
+        f"'odps:{action}' on {{{resource}}}. Explicitly denied by policy. Context ID:emulator. "
+        f"--->Tips: CurrentProject:{project}; Pricipal:{principal};",
     )
+
+
+# --- security statements (POST /projects/{p}/authorization) and the users/roles API --------------
+# No source shows the real texts for these; they are kept here, in one place, for later correction.
+
+
+def security_parse_error(line: int, column: int, detail: str) -> OdpsError:
+    # pyodps maps ODPS-0130161 to ParseError; the Code names the class directly as well.
+    return OdpsError(400, "ParseError", f"ODPS-0130161:[{line},{column}] Parse exception - {detail}")
+
+
+def statement_too_long(length: int, limit: int) -> OdpsError:
+    return OdpsError(
+        400, "InvalidArgument", f"ODPS-0420411:Invalid argument - statement is {length} characters, limit {limit}"
+    )
+
+
+def invalid_account(name: str) -> OdpsError:
+    return OdpsError(404, "NoSuchObject", f"FAILED: Invalid account Name {name}")
+
+
+def principal_not_in_project(principal: str, project: str) -> OdpsError:
+    return OdpsError(
+        404, "NoSuchObject", f"FAILED: {principal} is not a member of project {project}; run ADD USER first"
+    )
+
+
+def no_such_role(project: str, role: str) -> OdpsError:
+    return OdpsError(404, "NoSuchObject", f"FAILED: Role {role} does not exist in project {project}")
+
+
+def no_such_security_object(project: str, object_type: str, name: str) -> OdpsError:
+    return OdpsError(404, "NoSuchObject", f"FAILED: {object_type.capitalize()} {project}.{name} does not exist")
+
+
+def security_object_exists(message: str) -> OdpsError:
+    return OdpsError(409, "ObjectAlreadyExists", f"FAILED: {message}")
+
+
+def invalid_privilege(action: str, object_type: str) -> OdpsError:
+    return OdpsError(
+        400,
+        "InvalidArgument",
+        f"ODPS-0420411:Invalid argument - invalid privilege type {action} for {object_type.upper()}",
+    )
+
+
+def invalid_security_argument(message: str) -> OdpsError:
+    return OdpsError(400, "InvalidArgument", f"ODPS-0420411:Invalid argument - {message}")
+
+
+def security_conflict(message: str) -> OdpsError:
+    return OdpsError(409, "DeleteConflict", f"FAILED: {message}")
+
+
+def security_forbidden(project: str, message: str, principal: str) -> OdpsError:
+    return OdpsError(
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - {message} --->Tips: CurrentProject:{project}; Pricipal:{principal};",
+    )
+
+
+def invalid_policy(detail: str) -> OdpsError:
+    return OdpsError(400, "InvalidArgument", f"failed to check policy format: {detail}")

@@ -58,7 +58,7 @@ def canonical_string(method: str, raw_target: str, headers: dict[str, str], endp
     ``headers`` must have lower-case names. ``endpoint_path`` is the path part of the
     endpoint the client was given (``/api``), which the client leaves out of what it signs.
     """
-    relative = raw_target[len(endpoint_path):] if raw_target.startswith(endpoint_path) else raw_target
+    relative = raw_target[len(endpoint_path) :] if raw_target.startswith(endpoint_path) else raw_target
     decoded = unquote(relative)
     path, _, query = decoded.partition("?")
     params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}

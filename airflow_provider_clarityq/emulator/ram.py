@@ -93,9 +93,7 @@ def _key_view(key: AccessKey) -> dict[str, str]:
     }
 
 
-def create_user(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def create_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "CreateUser")
     user = identity.create_user(
         require_param(params, "UserName"),
@@ -107,17 +105,13 @@ def create_user(
     return {"User": _user_view(user, with_update_date=False)}, True
 
 
-def get_user(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def get_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "GetUser")
     user = identity.require_user(require_param(params, "UserName"))
     return {"User": _user_view(user)}, False
 
 
-def list_users(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def list_users(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "ListUsers")
     max_items = _parse_max_items(params.get("MaxItems"))
     after = _decode_marker(params.get("Marker") or "")
@@ -160,9 +154,7 @@ def _decode_marker(marker: str) -> str:
     return text[len(_MARKER_PREFIX) :]
 
 
-def update_user(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def update_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "UpdateUser")
     user = identity.update_user(
         require_param(params, "UserName"),
@@ -175,9 +167,7 @@ def update_user(
     return {"User": _user_view(user)}, True
 
 
-def delete_user(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def delete_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "DeleteUser")
     identity.delete_user(require_param(params, "UserName"))
     return {}, True
@@ -191,9 +181,7 @@ def create_access_key(
     return {"AccessKey": {**_key_view(key), "AccessKeySecret": key.secret}}, True
 
 
-def list_access_keys(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def list_access_keys(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     _ensure_account(caller, "ListAccessKeys")
     keys = identity.list_access_keys(require_param(params, "UserName"))
     return {"AccessKeys": {"AccessKey": [_key_view(k) for k in keys]}}, False

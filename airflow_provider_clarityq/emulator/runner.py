@@ -46,8 +46,9 @@ class RunningEmulator:
         self.host = f"[{host}]" if ":" in str(host) else str(host)
         self.port = int(port)
         self.base_url = f"http://{self.host}:{self.port}"
-        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       name="clarityq-emulator", daemon=True)
+        self.thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="clarityq-emulator", daemon=True
+        )
 
     @property
     def info(self) -> EmulatorInfo:
@@ -66,9 +67,11 @@ class RunningEmulator:
 
     def _support(self, method: str, route: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.base_url}/_emulator{route}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        # Always http://<loopback or bound host>: built from the server's own address.
+        request = urllib.request.Request(  # noqa: S310
+            f"{self.base_url}/_emulator{route}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return json.loads(response.read() or b"null")
 
     def requests(self) -> list[dict[str, Any]]:
@@ -93,8 +96,9 @@ class RunningEmulator:
         self.thread.join(timeout=5)
 
 
-def build_emulator(*, seed: dict[str, Any] | str | Path | None = None,
-                   state_file: str | Path | None = None) -> Emulator:
+def build_emulator(
+    *, seed: dict[str, Any] | str | Path | None = None, state_file: str | Path | None = None
+) -> Emulator:
     from airflow_provider_clarityq.emulator.security_statements import handle_security_request
 
     seed_data = load_seed_file(seed) if isinstance(seed, (str, Path)) else seed
@@ -102,8 +106,13 @@ def build_emulator(*, seed: dict[str, Any] | str | Path | None = None,
 
 
 @contextmanager
-def start_emulator(*, host: str = "127.0.0.1", port: int = 0, seed: dict[str, Any] | str | Path | None = None,
-                   state_file: str | Path | None = None) -> Iterator[RunningEmulator]:
+def start_emulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: dict[str, Any] | str | Path | None = None,
+    state_file: str | Path | None = None,
+) -> Iterator[RunningEmulator]:
     """Serve an emulator on ``host:port`` (0 = any free port) for the duration of the block."""
     emulator = build_emulator(seed=seed, state_file=state_file)
     server = EmulatorHTTPServer((host, port), emulator)

@@ -8,6 +8,7 @@ fault injector that tests use to simulate throttling, 5xx answers, latency and r
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import ipaddress
 import json
@@ -106,8 +107,9 @@ class Emulator:
         self.faults: list[Fault] = []
         self.faults_lock = threading.Lock()
 
-    def _take_fault(self, service: str, method: str, path: str, action: str | None,
-                    statement: str | None) -> Fault | None:
+    def _take_fault(
+        self, service: str, method: str, path: str, action: str | None, statement: str | None
+    ) -> Fault | None:
         with self.faults_lock:
             for fault in self.faults:
                 if fault.matches(service, method, path, action, statement):
@@ -123,8 +125,14 @@ class Emulator:
             return self._support(req)
         service, action, statement = _describe(req)
         fault = self._take_fault(service, req.method, req.path, action, statement)
-        entry: dict[str, Any] = {"service": service, "method": req.method, "path": req.path,
-                                 "action": action, "statement": statement, "status": None}
+        entry: dict[str, Any] = {
+            "service": service,
+            "method": req.method,
+            "path": req.path,
+            "action": action,
+            "statement": statement,
+            "status": None,
+        }
         try:
             if fault is not None:
                 if fault.delay:
@@ -163,8 +171,9 @@ class Emulator:
             response = exc.to_response(request_id)
         except Exception as exc:  # a bug must still produce a well-formed answer
             log.exception("internal error on %s %s", req.method, req.path)
-            response = OdpsError(500, "InternalServerError", f"emulator internal error: {type(exc).__name__}") \
-                .to_response(request_id)
+            response = OdpsError(
+                500, "InternalServerError", f"emulator internal error: {type(exc).__name__}"
+            ).to_response(request_id)
         response.headers.setdefault("x-odps-request-id", request_id)
         return response
 
@@ -175,10 +184,22 @@ class Emulator:
             if status in (400, 429) and (fault.code or "Throttling").startswith("Throttling"):
                 return acs.throttling_response(service)
             code = fault.code or ("ServiceUnavailable" if status >= 500 else "InvalidParameter")
-            return Response.json({"RequestId": uuid.uuid4().hex.upper(), "HostId": f"{service}.emulator",
-                                  "Code": code, "Message": f"Injected fault: {code}"}, status=status)
-        code = fault.code or ("ServiceUnavailable" if status == 503 else
-                              "InternalServerError" if status >= 500 else "RequestQuotaExceeded")
+            return Response.json(
+                {
+                    "RequestId": uuid.uuid4().hex.upper(),
+                    "HostId": f"{service}.emulator",
+                    "Code": code,
+                    "Message": f"Injected fault: {code}",
+                },
+                status=status,
+            )
+        code = fault.code or (
+            "ServiceUnavailable"
+            if status == 503
+            else "InternalServerError"
+            if status >= 500
+            else "RequestQuotaExceeded"
+        )
         return OdpsError(status, code, f"Injected fault: {code}").to_response(uuid.uuid4().hex.upper())
 
     # --- test-support API ---------------------------------------------------------------------------
@@ -191,7 +212,7 @@ class Emulator:
             loopback = False
         if not loopback:
             return Response.json({"error": "the test-support API only answers loopback clients"}, status=403)
-        route = req.path[len(SUPPORT_PREFIX):].rstrip("/")
+        route = req.path[len(SUPPORT_PREFIX) :].rstrip("/")
         try:
             if route == "/requests" and req.method == "GET":
                 return Response.json(self.requests.snapshot())
@@ -241,8 +262,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests get the XML error envelope too, never an HTML page."""
-        error = OdpsError(code, "InvalidArgument" if code < 500 else "InternalServerError",
-                          message or "bad request")
+        error = OdpsError(code, "InvalidArgument" if code < 500 else "InternalServerError", message or "bad request")
         self._write(error.to_response(uuid.uuid4().hex.upper()), close=True)
 
     def _read_body(self) -> bytes | None:
@@ -272,12 +292,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(400, "malformed request body")
             return
         if body is None:
-            self._write(OdpsError(413, "InvalidArgument", f"request body exceeds {MAX_BODY_BYTES} bytes")
-                        .to_response(uuid.uuid4().hex.upper()), close=True)
+            self._write(
+                OdpsError(413, "InvalidArgument", f"request body exceeds {MAX_BODY_BYTES} bytes").to_response(
+                    uuid.uuid4().hex.upper()
+                ),
+                close=True,
+            )
             return
-        req = Request(method=self.command, raw_target=self.path,
-                      headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-                      client_host=self.client_address[0])
+        req = Request(
+            method=self.command,
+            raw_target=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            client_host=self.client_address[0],
+        )
         response = self.emulator.handle(req)
         if response is None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -342,8 +370,6 @@ class EmulatorHTTPServer(http.server.HTTPServer):
         with self._open_lock:
             open_sockets = list(self._open)
         for sock in open_sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -96,8 +96,10 @@ class EmulatorState:
     def _apply_seed(self, seed: dict[str, Any]) -> None:
         account = seed.get("account", {})
         self.identity = IdentityStore(
-            account_id=account.get("id"), owner_access_key_id=account.get("access_key_id"),
-            owner_access_key_secret=account.get("access_key_secret"), clock=self.clock,
+            account_id=account.get("id"),
+            owner_access_key_id=account.get("access_key_id"),
+            owner_access_key_secret=account.get("access_key_secret"),
+            clock=self.clock,
         )
         if "ram" in seed:
             self.identity.load_seed(seed["ram"])
@@ -113,10 +115,16 @@ class EmulatorState:
             self.engine.create_project(name)
             for table in raw.get("tables", []):
                 self.engine.create_table(
-                    name, table["name"],
+                    name,
+                    table["name"],
                     [Column(c["name"], c["type"].lower(), c.get("comment", "")) for c in table["columns"]],
-                    [Column(c["name"], c["type"].lower(), c.get("comment", "")) for c in table.get("partition_keys", [])],
-                    comment=table.get("comment", ""), lifecycle=table.get("lifecycle"), owner=owner,
+                    [
+                        Column(c["name"], c["type"].lower(), c.get("comment", ""))
+                        for c in table.get("partition_keys", [])
+                    ],
+                    comment=table.get("comment", ""),
+                    lifecycle=table.get("lifecycle"),
+                    owner=owner,
                     rows=table.get("rows"),
                 )
 

@@ -47,9 +47,7 @@ def get_caller_identity(
     return payload, False
 
 
-def assume_role(
-    params: Mapping[str, str], caller: Caller, identity: IdentityStore
-) -> tuple[dict[str, Any], bool]:
+def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
     """Mint temporary credentials; RAM users (and assumed roles, chaining) may call it, root may not."""
     if caller.kind == "account":
         raise NoPermissionError("NoPermission", "Roles may not be assumed by root accounts.")
@@ -106,9 +104,7 @@ def _check_policy(policy: str) -> None:
     except ValueError:
         document = None
     if not isinstance(document, dict) or "Statement" not in document:
-        raise InvalidParameterError(
-            "InvalidParameter.PolicyGrammar", "The parameter Policy has not a valid grammar."
-        )
+        raise InvalidParameterError("InvalidParameter.PolicyGrammar", "The parameter Policy has not a valid grammar.")
 
 
 ACTIONS: dict[str, Handler] = {

@@ -23,8 +23,13 @@ def time_to_ready(runs: int = 5) -> list[float]:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "airflow_provider_clarityq.emulator", "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_clarityq.emulator", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         assert proc.stdout is not None
         json.loads(proc.stdout.readline())
         timings.append(time.perf_counter() - started)
@@ -50,8 +55,10 @@ def main() -> None:
                 assert [list(r.values) for r in reader] == [[1]]
             rounds.append(time.perf_counter() - started)
         rounds.sort()
-        print(f"SELECT 1 + open_reader round trip (ms): p50 {rounds[49] * 1000:.1f}  p90 {rounds[89] * 1000:.1f}  "
-              f"max {rounds[-1] * 1000:.1f}")
+        print(
+            f"SELECT 1 + open_reader round trip (ms): p50 {rounds[49] * 1000:.1f}  p90 {rounds[89] * 1000:.1f}  "
+            f"max {rounds[-1] * 1000:.1f}"
+        )
 
         failures: list[BaseException] = []
         latencies: list[float] = []
@@ -59,8 +66,7 @@ def main() -> None:
 
         def client(i: int) -> None:
             try:
-                own = ODPS(info.access_key_id, info.access_key_secret, info.project,
-                           endpoint=info.maxcompute_endpoint)
+                own = ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
                 started = time.perf_counter()
                 with own.execute_sql(f"SELECT {i}, COUNT(*) FROM orders").open_reader() as reader:
                     rows = [list(r.values) for r in reader]
@@ -79,8 +85,10 @@ def main() -> None:
             t.join(timeout=300)
         wall = time.perf_counter() - started
         latencies.sort()
-        print(f"50 concurrent clients: {len(latencies)} ok, {len(failures)} failed, wall {wall:.2f} s, "
-              f"per-client p50 {statistics.median(latencies) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+        print(
+            f"50 concurrent clients: {len(latencies)} ok, {len(failures)} failed, wall {wall:.2f} s, "
+            f"per-client p50 {statistics.median(latencies) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -81,14 +81,9 @@ V2_PARAMS = [
 class TestVectors:
     def test_acs3_canonical_request_hash_and_signature(self) -> None:
         pairs = parse_query_pairs("UserName=clarityq&Comments=a+b%2Bc")
-        canonical = acs3_canonical_request(
-            "POST", "/", pairs, VECTOR_HEADERS, sorted(VECTOR_HEADERS), EMPTY_SHA256
-        )
+        canonical = acs3_canonical_request("POST", "/", pairs, VECTOR_HEADERS, sorted(VECTOR_HEADERS), EMPTY_SHA256)
         assert canonical == VECTOR_CANONICAL
-        assert (
-            sha256_hex(canonical.encode())
-            == "210f9b31251a9ac797e7d5bd9f8ddcfcfc42392bafe10c6d1b8f9bf6b4620e3b"
-        )
+        assert sha256_hex(canonical.encode()) == "210f9b31251a9ac797e7d5bd9f8ddcfcfc42392bafe10c6d1b8f9bf6b4620e3b"
         assert (
             acs3_signature(SECRET, acs3_string_to_sign(canonical))
             == "ddcaeeaf456e7f07b566ca16f0e9d09f24b6a0caa5018e032ad990dd6ae05436"
@@ -146,9 +141,7 @@ class TestVectors:
 
 @pytest.fixture
 def store() -> IdentityStore:
-    return IdentityStore(
-        account_id="1234567890123456", owner_access_key_id=AK, owner_access_key_secret=SECRET
-    )
+    return IdentityStore(account_id="1234567890123456", owner_access_key_id=AK, owner_access_key_secret=SECRET)
 
 
 def _now() -> str:
@@ -235,9 +228,7 @@ class TestVerification:
         result = acs.handle(v2_request("CreateUser", "2015-05-01", [("UserName", "a b")]), store)
         assert result.response.status == 400  # the space is a bad char: proves params were decoded
         assert body_of(result)["Code"] == "InvalidParameter.UserName.InvalidChars"
-        result = acs.handle(
-            v2_request("CreateUser", "2015-05-01", [("UserName", "ok"), ("Comments", "a b+c~")]), store
-        )
+        result = acs.handle(v2_request("CreateUser", "2015-05-01", [("UserName", "ok"), ("Comments", "a b+c~")]), store)
         assert result.response.status == 200, result.response.body
         assert body_of(result)["User"]["Comments"] == "a b+c~"
         assert result.mutated is True
@@ -310,9 +301,7 @@ class TestVerification:
         assert_error(acs.handle(acs3_request(nonce="n" * 32), store), 400, "SignatureNonceUsed")
 
     def test_a_forged_request_does_not_burn_its_nonce(self, store: IdentityStore) -> None:
-        assert_error(
-            acs.handle(acs3_request(nonce="m" * 32, secret="bad"), store), 400, "SignatureDoesNotMatch"
-        )
+        assert_error(acs.handle(acs3_request(nonce="m" * 32, secret="bad"), store), 400, "SignatureDoesNotMatch")
         assert acs.handle(acs3_request(nonce="m" * 32), store).response.status == 200
 
     def test_security_token_on_a_permanent_key(self, store: IdentityStore) -> None:
@@ -347,9 +336,7 @@ class TestRouting:
         assert result.action is None
 
     def test_ram_action_on_the_sts_version_is_unknown(self, store: IdentityStore) -> None:
-        assert_error(
-            acs.handle(acs3_request("CreateUser", "2015-04-01"), store), 400, "InvalidAction.NotFound"
-        )
+        assert_error(acs.handle(acs3_request("CreateUser", "2015-04-01"), store), 400, "InvalidAction.NotFound")
 
     def test_success_carries_a_request_id(self, store: IdentityStore) -> None:
         result = acs.handle(acs3_request(), store)

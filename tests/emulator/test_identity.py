@@ -228,9 +228,7 @@ class TestAccessKeys:
 
 
 class TestRolesAndSts:
-    def test_assume_role_mints_a_temporary_key_that_expires(
-        self, store: IdentityStore, clock: FakeClock
-    ) -> None:
+    def test_assume_role_mints_a_temporary_key_that_expires(self, store: IdentityStore, clock: FakeClock) -> None:
         role = store.add_role("reader", max_session_duration=7200)
         session = store.assume_role("READER", "alice", duration_seconds=900)
         assert re.fullmatch(r"STS\.[A-Za-z0-9]{24}", session.access_key_id)

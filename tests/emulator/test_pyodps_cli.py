@@ -24,7 +24,10 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "ODPS_REGION_NAME"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_clarityq.emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -51,13 +54,24 @@ def emulator() -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def odps(emulator: dict[str, Any]) -> ODPS:
     options.retry_times = 0
-    return ODPS(emulator["access_key_id"], emulator["access_key_secret"], emulator["project"],
-                endpoint=emulator["maxcompute_endpoint"])
+    return ODPS(
+        emulator["access_key_id"],
+        emulator["access_key_secret"],
+        emulator["project"],
+        endpoint=emulator["maxcompute_endpoint"],
+    )
 
 
 def test_ready_line_has_the_documented_keys(emulator: dict[str, Any]) -> None:
-    assert set(emulator) == {"maxcompute_endpoint", "ram_endpoint", "sts_endpoint", "account_id",
-                             "access_key_id", "access_key_secret", "project"}
+    assert set(emulator) == {
+        "maxcompute_endpoint",
+        "ram_endpoint",
+        "sts_endpoint",
+        "account_id",
+        "access_key_id",
+        "access_key_secret",
+        "project",
+    }
     assert emulator["maxcompute_endpoint"].startswith("http://127.0.0.1:")
     assert emulator["maxcompute_endpoint"].endswith("/api")
     port = emulator["maxcompute_endpoint"].rsplit(":", 1)[1].split("/")[0]
@@ -78,7 +92,10 @@ def test_list_tables_and_schema(odps: ODPS) -> None:
     assert {"customers", "orders", "products"} <= names
     schema = odps.get_table("orders").table_schema
     assert [(c.name, str(c.type).lower()) for c in schema.simple_columns] == [
-        ("order_id", "bigint"), ("customer_id", "bigint"), ("amount", "double"), ("status", "string"),
+        ("order_id", "bigint"),
+        ("customer_id", "bigint"),
+        ("amount", "double"),
+        ("status", "string"),
         ("created_at", "datetime"),
     ]
     assert [p.name for p in schema.partitions] == ["ds"]
@@ -110,7 +127,9 @@ def test_create_insert_select_through_the_instance_tunnel(odps: ODPS) -> None:
 
 
 def test_select_through_the_csv_result(odps: ODPS) -> None:
-    instance = odps.execute_sql("SELECT customer_id, name FROM customers WHERE customer_id <= 2 ORDER BY customer_id LIMIT 5")
+    instance = odps.execute_sql(
+        "SELECT customer_id, name FROM customers WHERE customer_id <= 2 ORDER BY customer_id LIMIT 5"
+    )
     with instance.open_reader(tunnel=False) as reader:
         rows = [list(r.values) for r in reader]
     assert rows == [[1, "Acme Trading"], [2, "Blue Lantern"]]
@@ -125,8 +144,12 @@ def test_select_one_and_aggregate(odps: ODPS) -> None:
 
 
 def test_dbapi_cursor_fetch(emulator: dict[str, Any]) -> None:
-    conn = connect(emulator["access_key_id"], emulator["access_key_secret"], emulator["project"],
-                   endpoint=emulator["maxcompute_endpoint"])
+    conn = connect(
+        emulator["access_key_id"],
+        emulator["access_key_secret"],
+        emulator["project"],
+        endpoint=emulator["maxcompute_endpoint"],
+    )
     cursor = conn.cursor()
     cursor.execute("SELECT customer_id, country FROM customers WHERE country = 'CN' ORDER BY customer_id LIMIT 10")
     assert cursor.fetchall() == [[1, "CN"], [4, "CN"]]
@@ -140,7 +163,9 @@ def test_bad_sql_is_a_parse_error(odps: ODPS) -> None:
 
 
 def test_wrong_secret_is_a_signature_error(emulator: dict[str, Any]) -> None:
-    bad = ODPS(emulator["access_key_id"], "not-the-secret", emulator["project"], endpoint=emulator["maxcompute_endpoint"])
+    bad = ODPS(
+        emulator["access_key_id"], "not-the-secret", emulator["project"], endpoint=emulator["maxcompute_endpoint"]
+    )
     with pytest.raises(errors.SignatureNotMatch):
         bad.exist_project(emulator["project"])
 
@@ -153,8 +178,13 @@ def test_unknown_access_key_is_refused(emulator: dict[str, Any]) -> None:
 
 
 def test_v4_signature_with_a_region(emulator: dict[str, Any]) -> None:
-    odps = ODPS(emulator["access_key_id"], emulator["access_key_secret"], emulator["project"],
-                endpoint=emulator["maxcompute_endpoint"], region_name="cn-shanghai")
+    odps = ODPS(
+        emulator["access_key_id"],
+        emulator["access_key_secret"],
+        emulator["project"],
+        endpoint=emulator["maxcompute_endpoint"],
+        region_name="cn-shanghai",
+    )
     assert odps.exist_project(emulator["project"])
     with odps.execute_sql("SELECT COUNT(*) FROM products").open_reader() as reader:
         assert [list(r.values) for r in reader] == [[3]]
@@ -164,8 +194,9 @@ def test_state_file_survives_kill_9(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     proc, info = _start("--state-file", str(state))
     try:
-        odps = ODPS(info["access_key_id"], info["access_key_secret"], info["project"],
-                    endpoint=info["maxcompute_endpoint"])
+        odps = ODPS(
+            info["access_key_id"], info["access_key_secret"], info["project"], endpoint=info["maxcompute_endpoint"]
+        )
         odps.execute_sql("CREATE TABLE survivor (id BIGINT)")
         odps.execute_sql("INSERT INTO survivor VALUES (7)")
     finally:
@@ -175,8 +206,9 @@ def test_state_file_survives_kill_9(tmp_path: Path) -> None:
     proc, info2 = _start("--state-file", str(state))
     try:
         assert info2["access_key_secret"] == info["access_key_secret"]
-        odps = ODPS(info2["access_key_id"], info2["access_key_secret"], info2["project"],
-                    endpoint=info2["maxcompute_endpoint"])
+        odps = ODPS(
+            info2["access_key_id"], info2["access_key_secret"], info2["project"], endpoint=info2["maxcompute_endpoint"]
+        )
         with odps.execute_sql("SELECT id FROM survivor").open_reader() as reader:
             assert [list(r.values) for r in reader] == [[7]]
     finally:
@@ -196,11 +228,11 @@ def test_seed_file_describes_other_projects(tmp_path: Path) -> None:
     proc, info = _start("--seed", str(seed))
     try:
         assert info["project"] == "sales_prod"
-        odps = ODPS(info["access_key_id"], info["access_key_secret"], info["project"],
-                    endpoint=info["maxcompute_endpoint"])
+        odps = ODPS(
+            info["access_key_id"], info["access_key_secret"], info["project"], endpoint=info["maxcompute_endpoint"]
+        )
         assert [t.name for t in odps.list_tables()] == ["regions"]
         with odps.execute_sql("SELECT SUM(weight) FROM regions").open_reader() as reader:
             assert [list(r.values) for r in reader] == [[3]]
     finally:
         assert _stop(proc) == 0
-

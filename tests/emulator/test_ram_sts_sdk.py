@@ -63,16 +63,12 @@ class Emulator:
 
     def ram(self, ak: str | None = None, secret: str | None = None, **extra: Any) -> RamClient:
         return RamClient(
-            self.config(
-                ak or self.store.owner_access_key_id, secret or self.store.owner_access_key_secret, **extra
-            )
+            self.config(ak or self.store.owner_access_key_id, secret or self.store.owner_access_key_secret, **extra)
         )
 
     def sts(self, ak: str | None = None, secret: str | None = None, **extra: Any) -> StsClient:
         return StsClient(
-            self.config(
-                ak or self.store.owner_access_key_id, secret or self.store.owner_access_key_secret, **extra
-            )
+            self.config(ak or self.store.owner_access_key_id, secret or self.store.owner_access_key_secret, **extra)
         )
 
 
@@ -242,9 +238,7 @@ def test_access_key_limit_and_delete_conflict(emulator: Emulator) -> None:
 def test_access_key_errors(emulator: Emulator) -> None:
     ram = emulator.ram()
     ram.create_user(ram_models.CreateUserRequest(user_name="u"))
-    key_id = ram.create_access_key(
-        ram_models.CreateAccessKeyRequest(user_name="u")
-    ).body.access_key.access_key_id
+    key_id = ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name="u")).body.access_key.access_key_id
     with pytest.raises(ClientException) as exc_info:
         ram.update_access_key(
             ram_models.UpdateAccessKeyRequest(user_name="u", user_access_key_id="LTAInope", status="Inactive")
@@ -447,9 +441,9 @@ def test_assume_role_temporary_key_works_until_it_expires(emulator: Emulator) ->
     assert me.arn == f"acs:ram::{ACCOUNT_ID}:assumed-role/clarityq-reader/airflow"
 
     with pytest.raises(ClientException) as exc_info:
-        emulator.ram(
-            creds.access_key_id, creds.access_key_secret, security_token=creds.security_token
-        ).list_users(ram_models.ListUsersRequest())
+        emulator.ram(creds.access_key_id, creds.access_key_secret, security_token=creds.security_token).list_users(
+            ram_models.ListUsersRequest()
+        )
     _client_error(exc_info, 403, "NoPermission")
 
     with pytest.raises(ClientException) as exc_info:
@@ -507,11 +501,7 @@ def test_v2_signing_for_ram_and_sts(emulator: Emulator) -> None:
     ).body.user
     assert user.comments == "a b+c~/é"
     key = ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name="v2user")).body.access_key
-    me = (
-        emulator.sts(key.access_key_id, key.access_key_secret, signature_algorithm="v2")
-        .get_caller_identity()
-        .body
-    )
+    me = emulator.sts(key.access_key_id, key.access_key_secret, signature_algorithm="v2").get_caller_identity().body
     assert me.user_id == user.user_id
 
     with pytest.raises(ClientException) as exc_info:

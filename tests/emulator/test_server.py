@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import pytest
+import requests
 from odps import ODPS, errors, options
 
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
@@ -22,8 +23,9 @@ def _odps(emu: RunningEmulator, **kwargs: Any) -> ODPS:
     return ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint, **kwargs)
 
 
-def _raw(emu: RunningEmulator, method: str, path: str, body: bytes = b"",
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _raw(
+    emu: RunningEmulator, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(emu.host, emu.port, timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -45,8 +47,9 @@ def test_unsigned_requests_are_never_served(clarityq_emulator: RunningEmulator) 
     status, body = _raw(clarityq_emulator, "GET", "/api/projects/clarityq_demo")
     assert status == 401
     _assert_xml_error(body, "AuthorizationRequired")
-    status, body = _raw(clarityq_emulator, "GET", "/api/projects/clarityq_demo",
-                        headers={"Authorization": "ODPS garbage"})
+    status, body = _raw(
+        clarityq_emulator, "GET", "/api/projects/clarityq_demo", headers={"Authorization": "ODPS garbage"}
+    )
     assert status == 401
     _assert_xml_error(body, "AuthorizationRequired")
 
@@ -63,8 +66,10 @@ def test_unknown_paths_and_methods_get_xml_errors(clarityq_emulator: RunningEmul
 def test_oversized_body_is_refused_and_the_server_keeps_serving(clarityq_emulator: RunningEmulator) -> None:
     # The limit is checked on the declared length, before any of the body is read.
     with socket.create_connection((clarityq_emulator.host, clarityq_emulator.port), timeout=5) as sock:
-        sock.sendall(b"POST /api/projects/clarityq_demo/instances HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: application/xml\r\nContent-Length: 8388609\r\n\r\n")
+        sock.sendall(
+            b"POST /api/projects/clarityq_demo/instances HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/xml\r\nContent-Length: 8388609\r\n\r\n"
+        )
         data = b""
         while chunk := sock.recv(65536):  # the server closes the connection after the error
             data += chunk
@@ -108,8 +113,7 @@ def test_request_log_records_service_statement_and_status(clarityq_emulator: Run
 
 
 def test_injected_503_is_retried_by_pyodps_for_get(clarityq_emulator: RunningEmulator) -> None:
-    clarityq_emulator.add_fault(service="maxcompute", path="/projects/clarityq_demo", method="GET", status=503,
-                                count=1)
+    clarityq_emulator.add_fault(service="maxcompute", path="/projects/clarityq_demo", method="GET", status=503, count=1)
     options.retry_times = 2
     info = clarityq_emulator.info
     odps = ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
@@ -128,10 +132,8 @@ def test_injected_fault_matches_statement_and_reset(clarityq_emulator: RunningEm
         odps.execute_sql("SELECT * FROM products")
     odps.execute_sql("SELECT * FROM products")  # the fault was used up
     clarityq_emulator.add_fault(path="/api/projects/clarityq_demo", reset=True)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(requests.exceptions.ConnectionError):
         odps.get_project("clarityq_demo").reload()
-    assert "reset" in repr(info.value).lower() or "aborted" in repr(info.value).lower() \
-        or "connection" in repr(info.value).lower()
     assert [e["status"] for e in clarityq_emulator.requests() if e["status"] == 0] == [0]
 
 
