@@ -42,8 +42,10 @@ class RunningEmulator:
         self.server = server
         self.emulator = emulator
         self.state = emulator.state
-        host, port = server.server_address[:2]
-        self.host = f"[{host}]" if ":" in str(host) else str(host)
+        address = server.server_address
+        host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
+        port = address[1]
+        self.host = f"[{host}]" if ":" in host else host
         self.port = int(port)
         self.base_url = f"http://{self.host}:{self.port}"
         self.thread = threading.Thread(

@@ -267,7 +267,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks, total = [], 0
+            chunks: list[bytes] = []
+            total = 0
             while True:
                 line = self.rfile.readline(1024)
                 size = int(line.split(b";", 1)[0].strip() or b"0", 16)
