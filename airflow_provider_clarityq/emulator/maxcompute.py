@@ -263,6 +263,7 @@ class MaxComputeService:
             self._authorize_sql(caller, accesses)
             mutated = any(a.kind not in READ_ONLY_KINDS for a in accesses)
             instance.result = self.state.engine.execute(sql, project, owner=instance.owner)
+            self._forget_dropped(accesses)
         except SqlError as exc:
             instance.error = exc.message
         except OdpsError as exc:
@@ -274,6 +275,13 @@ class MaxComputeService:
             self.state.instances[instance_id] = instance
         location = f"http://{req.header('host')}{REST_PREFIX}/projects/{project}/instances/{instance_id}"
         return ServiceResult(Response(status=201, headers={"Location": location}), statement=sql, mutated=mutated)
+
+    def _forget_dropped(self, accesses: list[StatementAccess]) -> None:
+        """Grants are a sub-resource of their object (seed 002): they go when the table goes."""
+        for access in accesses:
+            for ref in access.drops:
+                if self.state.engine.get_table(ref.project, ref.name) is None:
+                    self.state.security.forget_object(ref.project, "table", ref.name)
 
     def _authorize_sql(self, caller: Caller, accesses: list[StatementAccess]) -> None:
         """Table-level checks of a script, in statement order; missing tables are left to the engine."""
@@ -319,6 +327,8 @@ class MaxComputeService:
             "x-odps-end-time": _http_date(instance.end_time),
         }
         if req.method == "PUT":
+            if instance.owner != display_name(caller):
+                self.state.security.check(caller, project, "Write", "instance", instance_id)
             return ServiceResult(Response.xml("<Instance><Status>Terminated</Status></Instance>"))
         if req.method != "GET":
             raise odps_errors.method_not_allowed(req.method, req.path)

@@ -113,6 +113,7 @@ class EmulatorState:
             name = str(raw["name"]).lower()
             self.security.add_project(name, self.identity.account_id, comment=raw.get("comment", ""), created=now)
             self.engine.create_project(name)
+            self.security.register_objects(name, functions=raw.get("functions", []), resources=raw.get("resources", []))
             for table in raw.get("tables", []):
                 self.engine.create_table(
                     name,
