@@ -1,0 +1,140 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point.
+
+Written by hand (there is no ``provider.yaml``). Airflow calls :func:`get_provider_info` while it
+initialises its configuration, i.e. on *every* ``import airflow``, so this module must stay free of
+imports beyond the standard library.
+
+The connection form is declared here (``conn-fields`` / ``ui-field-behaviour``, Airflow >= 3.2)
+instead of on the hook: the UI then gets its metadata without importing the hook, and the
+deprecated ``get_connection_form_widgets`` / ``get_ui_field_behaviour`` hook methods are not needed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PACKAGE_NAME = "airflow-provider-clarityq"
+INTEGRATION_NAME = "ClarityQ MaxCompute"
+CONN_TYPE = "clarityq_maxcompute"
+HOOK_CLASS_NAME = "airflow_provider_clarityq.hooks.maxcompute.MaxComputeHook"
+
+#: Module lists per Airflow concept. Adding a module is one line here; an empty list leaves the
+#: key out of the provider info altogether.
+MODULES: dict[str, list[str]] = {
+    "hooks": ["airflow_provider_clarityq.hooks.maxcompute"],
+    "operators": [],
+    "sensors": [],
+    "triggers": [],
+}
+
+_OPTIONAL_STRING: dict[str, Any] = {"type": ["string", "null"]}
+
+#: Extra fields of the connection form. The names are the keys of ``Connection.extra`` and must stay in
+#: step with ``airflow_provider_clarityq.core.connection.EXTRA_FIELDS``.
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "sts_token": {
+        "label": "STS security token",
+        "description": "Only for temporary credentials: the SecurityToken issued together with a "
+        "temporary AccessKey (its ID starts with 'STS.'). Leave empty for a RAM user's permanent key.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "region": {
+        "label": "Region",
+        "description": "Region ID such as cn-shanghai. Leave empty to derive it from the endpoint; "
+        "it selects the STS endpoint and MaxCompute's v4 request signing.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "role_arn": {
+        "label": "Role ARN (AssumeRole)",
+        "description": "Optional acs:ram::<account-id>:role/<name>. When set, the AccessKey above is only "
+        "used to call STS AssumeRole, and MaxCompute, RAM and STS calls use the role's temporary "
+        "credentials, refreshed before they expire.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "role_session_name": {
+        "label": "Role session name",
+        "description": "Session name for AssumeRole (2-64 characters: letters, digits, '.', '@', '-', '_'). "
+        "Shown in ActionTrail.",
+        "schema": {"type": ["string", "null"], "default": "clarityq-airflow"},
+    },
+    "tunnel_endpoint": {
+        "label": "Tunnel endpoint",
+        "description": "Optional MaxCompute Tunnel URL, e.g. https://dt.cn-shanghai.maxcompute.aliyun.com. "
+        "Leave empty to let MaxCompute pick one.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "ram_endpoint": {
+        "label": "RAM endpoint",
+        "description": "Optional RAM API endpoint as host[:port] or URL. Default: https://ram.aliyuncs.com.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "sts_endpoint": {
+        "label": "STS endpoint",
+        "description": "Optional STS API endpoint as host[:port] or URL. Default: sts.<region>.aliyuncs.com, "
+        "or sts.aliyuncs.com when no region is known.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "default_schema": {
+        "label": "Default schema",
+        "description": "Optional MaxCompute schema for projects with the three-tier model enabled.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["port"],
+    "relabeling": {
+        "login": "AccessKey ID",
+        "password": "AccessKey Secret",
+        "host": "Endpoint",
+        "schema": "Project name",
+    },
+    "placeholders": {
+        "login": "LTAI5t...",
+        "host": "https://service.cn-shanghai.maxcompute.aliyun.com/api",
+        "schema": "my_analytics_project",
+        "region": "cn-shanghai",
+        "role_arn": "acs:ram::1234567890123456:role/clarityq-reader",
+        "tunnel_endpoint": "https://dt.cn-shanghai.maxcompute.aliyun.com",
+        "ram_endpoint": "ram.aliyuncs.com",
+        "sts_endpoint": "sts.cn-shanghai.aliyuncs.com",
+        "default_schema": "default",
+    },
+}
+
+
+def _integration_entries(modules: list[str]) -> list[dict[str, Any]]:
+    return [{"integration-name": INTEGRATION_NAME, "python-modules": list(modules)}] if modules else []
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider-info dict (validated by Airflow against ``provider_info.schema.json``)."""
+    info: dict[str, Any] = {
+        "package-name": PACKAGE_NAME,
+        "name": "ClarityQ",
+        "description": "Provision and health-check ClarityQ's read access to Alibaba Cloud MaxCompute: "
+        "connection type, hook, grant operators and a health sensor.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION_NAME,
+                "external-doc-url": "https://www.alibabacloud.com/product/maxcompute",
+                "tags": ["alibaba"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": HOOK_CLASS_NAME,
+                "hook-name": INTEGRATION_NAME,
+                "ui-field-behaviour": copy.deepcopy(UI_FIELD_BEHAVIOUR),
+                "conn-fields": copy.deepcopy(CONN_FIELDS),
+            }
+        ],
+    }
+    for key, modules in MODULES.items():
+        entries = _integration_entries(modules)
+        if entries:
+            info[key] = entries
+    return info

@@ -1,0 +1,241 @@
+"""Airflow hook for ClarityQ's MaxCompute connection (thin shell over ``core``).
+
+The hook fetches the connection, registers its secrets with Airflow's masker and hands the plain
+fields to :func:`~airflow_provider_clarityq.core.connection.parse_connection`; clients are built by
+``core.clients`` on first use and cached. ``odps`` and the Alibaba SDKs are only imported when a
+client is built, so importing this module (and every DAG that imports our operators) stays cheap.
+
+It is a common.sql ``DbApiHook`` (pyodps ships a PEP 249 module, ``odps.dbapi``), so
+``SQLExecuteQueryOperator``, ``SQLCheckOperator`` and ``SqlSensor`` accept a ``clarityq_maxcompute``
+connection. Note that those operators pass every connection extra as a hook keyword argument; they
+are accepted and ignored here (the hook reads extras from the connection itself).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+if TYPE_CHECKING:
+    from airflow_provider_clarityq.core.connection import MaxComputeSettings
+    from airflow_provider_clarityq.core.credentials import CredentialSource
+
+
+def _mask(value: str | None) -> None:
+    """Register a secret with Airflow's secrets masker (task logs, UI, rendered fields)."""
+    if value:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(value)
+
+
+def _mask_raw_sts_token(extra: str | None) -> None:
+    """Mask ``sts_token`` (plain or ``extra__<conn_type>__`` form) straight from the raw extra JSON."""
+    if not extra:
+        return
+    import json
+
+    try:
+        values = json.loads(extra)
+    except ValueError:
+        return
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if isinstance(key, str) and key.endswith("sts_token") and isinstance(value, str):
+                _mask(value.strip())
+
+
+class MaxComputeHook(DbApiHook):
+    """Hook for Alibaba Cloud MaxCompute as used by ClarityQ.
+
+    :param maxcompute_conn_id: Airflow connection of type ``clarityq_maxcompute``:
+        login = AccessKey ID, password = AccessKey Secret, host = endpoint URL, schema = project, and the
+        optional extras ``sts_token``, ``region``, ``role_arn``, ``role_session_name``,
+        ``tunnel_endpoint``, ``ram_endpoint``, ``sts_endpoint``, ``default_schema``.
+    """
+
+    conn_name_attr = "maxcompute_conn_id"
+    default_conn_name = "clarityq_default"
+    conn_type = "clarityq_maxcompute"
+    hook_name = "ClarityQ MaxCompute"
+
+    #: ``odps.dbapi`` binds ``?`` (sequence) and ``:name`` (mapping) parameters.
+    _placeholder = "?"
+    _test_connection_sql = "SELECT 1"
+    supports_autocommit = False
+
+    def __init__(self, *args: Any, maxcompute_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(*args, maxcompute_conn_id=maxcompute_conn_id, **kwargs)
+        self.maxcompute_conn_id: str = getattr(self, self.conn_name_attr)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(maxcompute_conn_id={self.maxcompute_conn_id!r})"
+
+    # ----------------------------------------------------------------------------------------------
+    # Settings and credentials
+
+    @cached_property
+    def settings(self) -> MaxComputeSettings:
+        """Validated connection settings; the secret and STS token are masked before parsing."""
+        from airflow_provider_clarityq.core.connection import parse_connection
+
+        conn = self.connection
+        # Mask before parsing, so even a connection that fails validation cannot leak them.
+        _mask(conn.password)
+        _mask_raw_sts_token(conn.extra)
+        settings = parse_connection(
+            {
+                "login": conn.login,
+                "password": conn.password,
+                "host": conn.host,
+                "schema": conn.schema,
+                "port": conn.port,
+                "extra": conn.extra,
+            }
+        )
+        for secret in settings.secret_values():
+            _mask(secret)
+        return settings
+
+    @property
+    def project(self) -> str:
+        """The connection's MaxCompute project."""
+        return self.settings.project
+
+    @cached_property
+    def credentials(self) -> CredentialSource:
+        """Static AccessKey, AccessKey + STS token, or AssumeRole (refreshing) credentials."""
+        from airflow_provider_clarityq.core.clients import sts_assume_role_caller
+        from airflow_provider_clarityq.core.credentials import credentials_from_settings
+
+        settings = self.settings
+        return credentials_from_settings(
+            settings,
+            assume_role=sts_assume_role_caller(settings) if settings.role_arn else None,
+            on_new_secret=_mask,
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # Clients
+
+    @cached_property
+    def odps(self) -> Any:
+        """The cached pyodps ``ODPS`` entry object for the connection's project."""
+        from airflow_provider_clarityq.core.clients import build_odps
+
+        return build_odps(self.settings, self.credentials)
+
+    def get_client(self) -> Any:
+        """Alias of :attr:`odps`."""
+        return self.odps
+
+    @cached_property
+    def ram_client(self) -> Any:
+        """Cached RAM OpenAPI client (``alibabacloud_ram20150501.client.Client``)."""
+        from airflow_provider_clarityq.core.clients import build_ram_client
+
+        return build_ram_client(self.settings, self.credentials)
+
+    @cached_property
+    def sts_client(self) -> Any:
+        """Cached STS OpenAPI client, signed with the same credentials as every other call."""
+        from airflow_provider_clarityq.core.clients import build_sts_client
+
+        return build_sts_client(self.settings, self.credentials)
+
+    def get_conn(self) -> Any:
+        """A PEP 249 connection (``odps.dbapi.Connection``) sharing the cached ``ODPS`` object."""
+        from odps import dbapi
+
+        return dbapi.connect(odps=self.odps)
+
+    # ----------------------------------------------------------------------------------------------
+    # Operations
+
+    def run_security_query(self, statement: str, *, output_json: bool = True) -> Any:
+        """Run one MaxCompute security statement (``ADD USER``, ``GRANT``, ``SHOW GRANTS``...) in the
+        connection's project and wait for its result.
+
+        :param statement: a single statement, rendered from validated identifiers; a trailing ``;`` is
+            dropped because MaxCompute's authorization API takes one bare statement.
+        :param output_json: parse the result as JSON (pyodps' default) instead of returning the text.
+        """
+        from airflow_provider_clarityq.core.errors import ConfigurationError
+
+        if not isinstance(statement, str) or not statement.strip().rstrip(";").strip():
+            raise ConfigurationError(
+                "statement", "is empty", "pass one MaxCompute security statement such as SHOW GRANTS"
+            )
+        text = statement.strip().rstrip(";").strip()
+        if "\x00" in text:
+            raise ConfigurationError("statement", "contains a NUL character", "remove it")
+        if self.log_sql:
+            self.log.info("Running security statement in project %s: %s", self.project, text)
+        return self.odps.execute_security_query(text, project=self.project, output_json=output_json)
+
+    def test_connection(self) -> tuple[bool, str]:  # type: ignore[override]
+        """Check authentication and access to the project; never raises.
+
+        Reads the project's metadata (``GET /projects/<project>``), which needs a valid signature and
+        membership in the project. The health-gate checks extend this later.
+        """
+        from airflow_provider_clarityq.core.errors import (
+            ConfigurationError,
+            explain_service_error,
+            one_line,
+            redact,
+        )
+
+        try:
+            settings = self.settings
+        except ConfigurationError as err:
+            return False, str(err)
+        except Exception as err:
+            return False, (
+                f"cannot read connection {self.maxcompute_conn_id!r} ({type(err).__name__}: "
+                f"{one_line(str(err))[:200]}): define it in Airflow or as AIRFLOW_CONN_<ID>."
+            )
+        secrets = settings.secret_values()
+        try:
+            project = self.odps.get_project(settings.project)
+            project.reload()
+        except Exception as err:
+            message = explain_service_error(
+                err, project=settings.project, endpoint=settings.endpoint, secrets=secrets, missing="project"
+            )
+            return False, message
+        owner = redact(str(getattr(project, "owner", "") or "unknown"), secrets)
+        how = {
+            "access_key": "AccessKey",
+            "sts_token": "AccessKey + STS token",
+            "assume_role": f"AssumeRole {settings.role_arn}",
+        }[settings.auth_mode]
+        return True, (
+            f"Authenticated with {how} and reached MaxCompute project {settings.project!r} at "
+            f"{settings.endpoint} (owner {owner})."
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # Unsupported DbApiHook features
+
+    def get_uri(self) -> str:
+        """Not supported: a URI would embed the AccessKey secret."""
+        raise NotImplementedError(
+            "MaxComputeHook has no connection URI (it would contain the AccessKey secret): "
+            "use get_conn() for PEP 249 or get_client() for pyodps."
+        )
+
+    @property
+    def sqlalchemy_url(self) -> Any:
+        """Not supported: there is no SQLAlchemy dialect for MaxCompute in this provider."""
+        raise NotImplementedError(
+            "MaxComputeHook does not support SQLAlchemy: use get_conn() (PEP 249, odps.dbapi) or "
+            "get_client() (pyodps ODPS)."
+        )
+
+    @cached_property
+    def dialect_name(self) -> str:
+        """``maxcompute`` (common.sql then uses its generic dialect for insert_rows and friends)."""
+        return "maxcompute"
