@@ -4,7 +4,6 @@ clients, every credential mode, and test_connection()."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,9 +39,9 @@ def _set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, emu: RunningEmulato
 
 
 @pytest.fixture
-def emu(clarityq_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
+def emu(clarityq_emulator: RunningEmulator) -> RunningEmulator:
     options.retry_times = 0
-    yield clarityq_emulator
+    return clarityq_emulator
 
 
 def _owner_ram(emu: RunningEmulator) -> RamClient:
@@ -120,7 +119,7 @@ def test_security_query_runs_as_the_owner(emu: RunningEmulator, monkeypatch: pyt
 
 
 def test_sts_token_connection(emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    uid, ak, sk = _ram_user_with_key(emu, "token_user")
+    _, ak, sk = _ram_user_with_key(emu, "token_user")
     emu.state.identity.add_role("mc-reader-role")
     sts = StsClient(Config(access_key_id=ak, access_key_secret=sk, endpoint=emu.info.sts_endpoint, protocol="http"))
     arn = f"acs:ram::{emu.info.account_id}:role/mc-reader-role"
