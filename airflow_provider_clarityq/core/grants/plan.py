@@ -1,0 +1,768 @@
+"""The typed, ordered plan that turns live access into the spec's access (pure: no I/O).
+
+Order (Titan's additive-first, destructive-last): RAM user -> ADD USER -> CREATE ROLE -> project
+grants -> table grants -> role to user -> (``sync`` only) revokes. A run killed halfway therefore
+never leaves the reader with less access than before, and every step is idempotent, so re-planning
+and re-applying converges.
+
+Modes: ``plan`` computes what ``apply`` would do and is never executed; ``apply`` adds only what is
+missing; ``sync`` also revokes what the managed role and the managed user hold beyond the spec.
+Nothing else is ever revoked: other roles and other members of the managed role are reported as
+warnings, never touched (prior art: Titan's allowlist, Snowflake TF #1845).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar, Literal
+
+from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line
+from airflow_provider_clarityq.core.grants import render
+from airflow_provider_clarityq.core.grants.model import (
+    ACTIONS_BY_TYPE,
+    ADMIN_ROLES,
+    Action,
+    Grant,
+    Grantee,
+    ObjectRef,
+    ObjectType,
+    action_order,
+    covers,
+    expand,
+    is_privileged_role,
+)
+from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
+from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
+from airflow_provider_clarityq.core.identifiers import (
+    Principal,
+    parse_principal,
+    validate_principal,
+    validate_project_name,
+)
+
+__all__ = [
+    "PLAN_FORMAT",
+    "AddUser",
+    "CreateRamUser",
+    "CreateRole",
+    "GrantActions",
+    "GrantRole",
+    "Mode",
+    "Phase",
+    "Plan",
+    "PlanError",
+    "RevokeActions",
+    "RevokeRole",
+    "Step",
+    "classify_failure",
+    "make_plan",
+    "retry_delays",
+]
+
+Mode = Literal["plan", "apply", "sync"]
+MODES: tuple[Mode, ...] = ("plan", "apply", "sync")
+PLAN_FORMAT = "clarityq.access-plan/1"
+
+
+class PlanError(ClarityQError):
+    """The plan cannot be made safely (self-lockout, missing state); nothing has been executed."""
+
+
+class Phase(IntEnum):
+    """Execution order. Steps of one phase are independent and may run concurrently."""
+
+    RAM_USER = 0
+    ADD_USER = 1
+    CREATE_ROLE = 2
+    PROJECT_GRANTS = 3
+    TABLE_GRANTS = 4
+    ROLE_TO_USER = 5
+    REVOKE_ROLES = 6
+    REVOKE_TABLE_GRANTS = 7
+    REVOKE_PROJECT_GRANTS = 8
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One mutating request. ``statement`` (a security statement run in ``project``) or ``api_call``."""
+
+    kind: ClassVar[str] = "step"
+    destructive: ClassVar[bool] = False
+    mutating: ClassVar[bool] = True  # reads are never steps; a second run over converged state has none
+
+    project: str | None
+    reason: str
+
+    def __post_init__(self) -> None:
+        """The project becomes a URL path for the executor, so it is validated like any identifier."""
+        if self.project is not None:
+            object.__setattr__(self, "project", validate_project_name(self.project, field="step.project"))
+        elif self.kind != CreateRamUser.kind:
+            raise ConfigurationError("step.project", "is empty", "give the project the statement runs in")
+        object.__setattr__(self, "reason", one_line(self.reason))
+
+    @property
+    def phase(self) -> Phase:
+        raise NotImplementedError
+
+    @property
+    def statement(self) -> str | None:
+        return None
+
+    @property
+    def api_call(self) -> dict[str, object] | None:
+        return None
+
+    def args(self) -> dict[str, Any]:
+        """The typed fields, as JSON; :meth:`Plan.from_dict` rebuilds the step from them."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "phase": int(self.phase),
+            "project": self.project,
+            "statement": self.statement,
+            "api_call": self.api_call,
+            "reason": self.reason,
+            "destructive": self.destructive,
+            "mutating": self.mutating,
+            "args": self.args(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateRamUser(Step):
+    kind: ClassVar[str] = "create_ram_user"
+    user_name: str
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.RAM_USER
+
+    @property
+    def api_call(self) -> dict[str, object]:
+        return render.render_create_ram_user(self)
+
+    def args(self) -> dict[str, Any]:
+        return {"user_name": self.user_name}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddUser(Step):
+    kind: ClassVar[str] = "add_user"
+    project: str
+    principal: Principal
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.ADD_USER
+
+    @property
+    def statement(self) -> str:
+        return render.render_add_user(self)
+
+    def args(self) -> dict[str, Any]:
+        return {"principal": str(self.principal)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateRole(Step):
+    kind: ClassVar[str] = "create_role"
+    project: str
+    role: str
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.CREATE_ROLE
+
+    @property
+    def statement(self) -> str:
+        return render.render_create_role(self)
+
+    def args(self) -> dict[str, Any]:
+        return {"role": self.role}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantActions(Step):
+    """Several actions on one object in one statement (MaxCompute has no multi-object GRANT)."""
+
+    kind: ClassVar[str] = "grant_actions"
+    project: str
+    grantee: Grantee
+    object: ObjectRef
+    actions: tuple[Action, ...]
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.PROJECT_GRANTS if self.object.type is ObjectType.PROJECT else Phase.TABLE_GRANTS
+
+    @property
+    def statement(self) -> str:
+        return render.render_grant(self)
+
+    def args(self) -> dict[str, Any]:
+        return _acl_args(self.grantee, self.object, self.actions)
+
+    def grants(self) -> frozenset[Grant]:
+        return expand(self.grantee, self.object, self.actions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantRole(Step):
+    kind: ClassVar[str] = "grant_role"
+    project: str
+    role: str
+    principal: Principal
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.ROLE_TO_USER
+
+    @property
+    def statement(self) -> str:
+        return render.render_grant_role(self)
+
+    def args(self) -> dict[str, Any]:
+        return {"role": self.role, "principal": str(self.principal)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeActions(Step):
+    kind: ClassVar[str] = "revoke_actions"
+    destructive: ClassVar[bool] = True
+    project: str
+    grantee: Grantee
+    object: ObjectRef
+    actions: tuple[Action, ...]
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.REVOKE_PROJECT_GRANTS if self.object.type is ObjectType.PROJECT else Phase.REVOKE_TABLE_GRANTS
+
+    @property
+    def statement(self) -> str:
+        return render.render_revoke(self)
+
+    def args(self) -> dict[str, Any]:
+        return _acl_args(self.grantee, self.object, self.actions)
+
+    def grants(self) -> frozenset[Grant]:
+        return expand(self.grantee, self.object, self.actions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeRole(Step):
+    kind: ClassVar[str] = "revoke_role"
+    destructive: ClassVar[bool] = True
+    project: str
+    role: str
+    principal: Principal
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.REVOKE_ROLES
+
+    @property
+    def statement(self) -> str:
+        return render.render_revoke_role(self)
+
+    def args(self) -> dict[str, Any]:
+        return {"role": self.role, "principal": str(self.principal)}
+
+
+def _acl_args(grantee: Grantee, obj: ObjectRef, actions: Sequence[Action]) -> dict[str, Any]:
+    return {
+        "grantee": {"kind": grantee.kind, "name": grantee.name},
+        "object": {"type": obj.type.value, "project": obj.project, "name": obj.name},
+        "actions": [a.value for a in actions],
+    }
+
+
+# ---- rebuilding steps from JSON
+
+
+def _step_from_args(kind: str, project: str | None, reason: str, args: Mapping[str, Any]) -> Step:
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise ConfigurationError("kind", f"is the unknown step kind {kind!r}", f"use one of {', '.join(_BUILDERS)}")
+    return builder(project, reason, args)
+
+
+def _acl_from_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    obj = ObjectRef(ObjectType(args["object"]["type"]), args["object"]["project"], args["object"]["name"])
+    valid = {a.value: a for a in ACTIONS_BY_TYPE[obj.type]}
+    unknown = [a for a in args["actions"] if a not in valid]
+    if unknown:
+        raise ConfigurationError("args.actions", f"has invalid action(s) {unknown}", "re-create the plan")
+    grantee = Grantee(args["grantee"]["kind"], args["grantee"]["name"])
+    return {"grantee": grantee, "object": obj, "actions": tuple(valid[a] for a in args["actions"])}
+
+
+_BUILDERS: dict[str, Callable[[Any, str, Mapping[str, Any]], Step]] = {
+    "create_ram_user": lambda p, r, a: CreateRamUser(project=p, reason=r, user_name=a["user_name"]),
+    "add_user": lambda p, r, a: AddUser(project=p, reason=r, principal=parse_principal(a["principal"])),
+    "create_role": lambda p, r, a: CreateRole(project=p, reason=r, role=a["role"]),
+    "grant_actions": lambda p, r, a: GrantActions(project=p, reason=r, **_acl_from_args(a)),
+    "grant_role": lambda p, r, a: GrantRole(
+        project=p, reason=r, role=a["role"], principal=parse_principal(a["principal"])
+    ),
+    "revoke_actions": lambda p, r, a: RevokeActions(project=p, reason=r, **_acl_from_args(a)),
+    "revoke_role": lambda p, r, a: RevokeRole(
+        project=p, reason=r, role=a["role"], principal=parse_principal(a["principal"])
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps plus what the planner noticed but will not change (``warnings``)."""
+
+    mode: Mode
+    principal: str
+    steps: tuple[Step, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def executable(self) -> bool:
+        """``plan`` mode is a dry run: an executor must refuse to run it."""
+        return self.mode != "plan"
+
+    @property
+    def summary(self) -> dict[str, int]:
+        kinds: dict[str, int] = defaultdict(int)
+        for step in self.steps:
+            kinds[step.kind] += 1
+        destructive = sum(step.destructive for step in self.steps)
+        return {
+            "total": len(self.steps),
+            "add": len(self.steps) - destructive,
+            "revoke": destructive,
+            "statements": sum(step.statement is not None for step in self.steps),
+            "api_calls": sum(step.api_call is not None for step in self.steps),
+            "warnings": len(self.warnings),
+            **{f"kind.{kind}": n for kind, n in sorted(kinds.items())},
+        }
+
+    def phases(self) -> list[tuple[Phase, tuple[Step, ...]]]:
+        """Steps grouped by phase, in order: run phases one after another, a phase's steps concurrently."""
+        grouped: dict[Phase, list[Step]] = defaultdict(list)
+        for step in self.steps:
+            grouped[step.phase].append(step)
+        return [(phase, tuple(grouped[phase])) for phase in sorted(grouped)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "mode": self.mode,
+            "principal": self.principal,
+            "summary": self.summary,
+            "steps": [step.to_dict() for step in self.steps],
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Rebuild a plan from :meth:`to_dict` output, re-rendering every step from its typed ``args``.
+
+        A stored ``statement``/``api_call`` that differs from the re-rendered one is refused, so a plan
+        passed between tasks (XCom, a file) cannot be edited into running something else.
+        """
+        if data.get("format") != PLAN_FORMAT:
+            raise ConfigurationError("plan.format", f"is {data.get('format')!r}", f"use a {PLAN_FORMAT} plan")
+        mode = data.get("mode")
+        if mode not in MODES:
+            raise ConfigurationError("plan.mode", f"is {mode!r}", "use plan, apply or sync")
+        steps = tuple(_checked_step(index, raw) for index, raw in enumerate(data["steps"]))
+        principal = validate_principal(data.get("principal"), field="plan.principal")
+        return cls(mode=mode, principal=principal, steps=steps, warnings=tuple(data.get("warnings", ())))
+
+    def to_text(self) -> str:
+        """Terraform-like summary: ``+`` adds, ``-`` revokes, each with its reason."""
+        lines = [f"ClarityQ access plan ({self.mode}) for {self.principal}"]
+        if self.is_empty:
+            lines.append("No changes: live access already matches the spec.")
+        for step in self.steps:
+            sign = "-" if step.destructive else "+"
+            where = f"[{step.project}]" if step.project else "[ram]"
+            lines.append(f"  {sign} {where} {_describe(step)}")
+            lines.append(f"      # {step.reason}")
+        summary = self.summary
+        lines.append(f"Plan: {summary['add']} to add, {summary['revoke']} to revoke.")
+        lines.extend(f"  ! {warning}" for warning in self.warnings)
+        return "\n".join(lines)
+
+
+def _describe(step: Step) -> str:
+    if step.statement is not None:
+        return step.statement + ";"
+    call = step.api_call or {}
+    params = call.get("params")
+    shown = " ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, dict) else ""
+    return f"{call.get('service', '?')}:{call.get('action', '?')} {shown}".strip()
+
+
+def _checked_step(index: int, raw: Mapping[str, Any]) -> Step:
+    field = f"plan.steps[{index}]"
+    try:
+        step = _step_from_args(str(raw["kind"]), raw.get("project"), str(raw["reason"]), raw["args"])
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigurationError):
+            raise exc.for_field(f"{field}.{exc.field}") from None
+        raise ConfigurationError(field, f"is malformed ({type(exc).__name__}: {exc})", "re-create the plan") from None
+    for key in ("statement", "api_call", "destructive"):
+        if raw.get(key) != getattr(step, key):
+            raise ConfigurationError(
+                f"{field}.{key}",
+                "does not match what the step's typed fields render to",
+                "re-create the plan instead of editing it",
+            )
+    return step
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning
+
+
+def make_plan(
+    spec: AccessSpec,
+    live: LiveState,
+    mode: Mode,
+    principal: ResolvedPrincipal,
+    *,
+    admin: ResolvedPrincipal | Principal | None = None,
+) -> Plan:
+    """The steps that take ``live`` to ``spec`` for the RAM user ``principal``; pure and deterministic.
+
+    ``admin`` is the identity that will run the plan (STS GetCallerIdentity / WHOAMI): no step may
+    revoke anything from it. Raises :class:`PlanError` when the plan would be unsafe or the state is
+    incomplete, before anything is executed.
+    """
+    if mode not in MODES:
+        raise ConfigurationError("mode", f"is {mode!r}", "use plan, apply or sync")
+    if principal.user_name.lower() != spec.ram_user.lower():
+        raise ConfigurationError(
+            "ram_user",
+            f"is {spec.ram_user!r} but the principal was resolved for {principal.user_name!r}",
+            "resolve the spec's user",
+        )
+    steps: list[Step] = []
+    warnings: list[str] = []
+    if not principal.exists:
+        steps.append(_create_ram_user(spec))
+    for index, grants in enumerate(spec.projects):
+        planner = _ProjectPlanner(spec, grants, index, live.project(grants.project), principal, mode)
+        steps += planner.steps()
+        warnings += planner.warnings
+    _guard_self_lockout(steps, admin)
+    _render_all(steps)
+    steps.sort(key=lambda step: step.phase)  # stable: projects and objects keep their order inside a phase
+    return Plan(mode=mode, principal=str(principal.principal()), steps=tuple(steps), warnings=tuple(warnings))
+
+
+def _render_all(steps: Sequence[Step]) -> None:
+    """Render every step once now, so a bad identifier fails the planning, not the run halfway."""
+    for step in steps:
+        if step.statement is None and step.api_call is None:
+            raise PlanError(f"step {step.kind} renders to nothing")
+
+
+def _create_ram_user(spec: AccessSpec) -> CreateRamUser:
+    if not spec.create_ram_user:
+        raise PlanError(
+            f"The RAM user {spec.ram_user!r} does not exist and create_ram_user is false: create it in the RAM "
+            "console, or set create_ram_user: true."
+        )
+    return CreateRamUser(
+        project=None, reason=f"the RAM user {spec.ram_user} does not exist (seed 000, step 2)", user_name=spec.ram_user
+    )
+
+
+@dataclass
+class _ProjectPlanner:
+    """Plans one project; collects warnings about what it sees but must not change."""
+
+    spec: AccessSpec
+    grants: ProjectGrants
+    index: int
+    live: ProjectState
+    principal: ResolvedPrincipal
+    mode: Mode
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def project(self) -> str:
+        return self.grants.project
+
+    @property
+    def role(self) -> Grantee:
+        return Grantee.role(self.spec.role)
+
+    def steps(self) -> list[Step]:
+        desired = self._desired()
+        held = frozenset(g for g in self.live.grants if g.grantee == self.role and g.object.project == self.project)
+        kept = held & desired if self.mode == "sync" else held
+        steps = [*self._membership(), *self._grants(desired, kept), *self._role_bindings()]
+        extras = sorted(held - desired, key=Grant.sort_key)
+        direct = sorted((g for g in self.live.grants if self._is_managed_user(g)), key=Grant.sort_key)
+        extra_roles = sorted(self.live.roles_of(self.principal) - {self.spec.role, *self.spec.extra_roles})
+        if self.mode == "sync":
+            steps += self._revokes(extras, direct, extra_roles)
+        else:
+            self._note_drift(extras, direct, extra_roles)
+        self._note_unmanaged()
+        return steps
+
+    # ---- desired state
+
+    def _desired(self) -> frozenset[Grant]:
+        project = ObjectRef.for_project(self.project)
+        desired = set(expand(self.role, project, self.grants.project_actions))
+        if self.grants.table_actions:
+            for obj in self._table_objects():
+                desired |= expand(self.role, obj, self.grants.table_actions)
+        return frozenset(desired)
+
+    def _table_objects(self) -> list[ObjectRef]:
+        if self.grants.all_tables:
+            return [ObjectRef.for_table(self.project, "*")]
+        names = list(self.grants.explicit_tables)
+        known = self.live.tables
+        if known is not None:
+            missing = [n for n in names if n not in known]
+            names = [n for n in names if n in known]
+            if missing:
+                self._warn(f"{len(missing)} listed table(s) do not exist and are skipped: {', '.join(missing[:20])}")
+        names += self._prefixed(known)
+        return [ObjectRef.for_table(self.project, n) for n in dict.fromkeys(names)]
+
+    def _prefixed(self, known: frozenset[str] | None) -> list[str]:
+        if not self.grants.prefixes:
+            return []
+        if known is None:
+            raise PlanError(
+                f"projects[{self.index}].tables uses table prefixes, but the tables of project {self.project!r} "
+                "were not read: the state reader must list them (ProjectState.tables)."
+            )
+        names = []
+        for prefix in self.grants.prefixes:
+            matched = sorted(t for t in known if t.startswith(prefix))
+            if not matched:
+                self._warn(f"the prefix {prefix}* matches no table")
+            names += matched
+        return names
+
+    # ---- additive steps
+
+    def _membership(self) -> list[Step]:
+        steps: list[Step] = []
+        if not any(self.principal.matches(m) for m in self.live.members):
+            steps.append(
+                AddUser(
+                    project=self.project,
+                    principal=self.principal.principal(),
+                    reason=(
+                        f"the RAM user is not a member of project {self.project} (seed 000: ADD USER before any grant)"
+                    ),
+                )
+            )
+        if self.spec.role not in self.live.roles:
+            steps.append(
+                CreateRole(project=self.project, role=self.spec.role, reason=f"role {self.spec.role} does not exist")
+            )
+        return steps
+
+    def _grants(self, desired: frozenset[Grant], kept: frozenset[Grant]) -> list[Step]:
+        patterns = [g for g in kept if g.object.is_pattern]
+        missing = [g for g in desired if g not in kept and not any(covers(p, g) for p in patterns)]
+        order = {a: i for i, a in enumerate((*self.grants.project_actions, *self.grants.table_actions))}
+        steps: list[Step] = []
+        for obj, actions in _by_object(missing, order.__getitem__):
+            steps.append(
+                GrantActions(
+                    project=self.project,
+                    grantee=self.role,
+                    object=obj,
+                    actions=actions,
+                    reason=f"the spec grants {_names(actions)} on {obj.path} to role {self.spec.role}",
+                )
+            )
+        return steps
+
+    def _role_bindings(self) -> list[Step]:
+        steps: list[Step] = []
+        for index, role in enumerate((self.spec.role, *self.spec.extra_roles)):
+            if self.live.holds_role(role, self.principal):
+                continue
+            if index > 0 and role not in self.live.roles and role not in ADMIN_ROLES:
+                raise PlanError(
+                    f"extra_roles[{index - 1}]: role {role!r} does not exist in project {self.project!r}; "
+                    "this provider grants existing extra roles but never creates them."
+                )
+            steps.append(
+                GrantRole(
+                    project=self.project,
+                    role=role,
+                    principal=self.principal.principal(),
+                    reason=f"the RAM user does not hold role {role} in project {self.project}",
+                )
+            )
+        return steps
+
+    # ---- sync: revokes, only on the managed role and the managed user
+
+    def _revokes(self, extras: list[Grant], direct: list[Grant], extra_roles: list[str]) -> list[Step]:
+        steps: list[Step] = []
+        for role in extra_roles:
+            privileged = " (built-in/DataWorks admin role: over-privileged)" if is_privileged_role(role) else ""
+            steps.append(
+                RevokeRole(
+                    project=self.project,
+                    role=role,
+                    principal=self.principal.principal(),
+                    reason=f"the RAM user holds role {role}, which the spec does not give{privileged}",
+                )
+            )
+        for grants, whose in ((extras, f"role {self.spec.role}"), (direct, "the RAM user directly")):
+            steps += self._revoke_actions(grants, whose)
+        return steps
+
+    def _revoke_actions(self, grants: list[Grant], whose: str) -> list[Step]:
+        steps: list[Step] = []
+        by_grantee: dict[Grantee, list[Grant]] = defaultdict(list)
+        for grant in grants:
+            by_grantee[grant.grantee].append(grant)
+        for grantee, own in by_grantee.items():
+            for obj, actions in _by_object(own, action_order):
+                if obj.is_pattern and obj.name != "*":
+                    self._warn(f"{whose} holds {obj.path} (a pattern ACL cannot be revoked by statement); left as is")
+                    continue
+                steps.append(
+                    RevokeActions(
+                        project=self.project,
+                        grantee=grantee,
+                        object=obj,
+                        actions=actions,
+                        reason=f"{whose} holds {_names(actions)} on {obj.path} beyond the spec",
+                    )
+                )
+        return steps
+
+    # ---- reporting
+
+    def _note_drift(self, extras: list[Grant], direct: list[Grant], extra_roles: list[str]) -> None:
+        for role in extra_roles:
+            self._warn(f"the RAM user also holds role {role}; 'sync' would revoke it")
+        for grant in (*extras, *direct):
+            self._warn(
+                f"{grant.grantee} also holds {grant.action.value} on {grant.object.path}; 'sync' would revoke it"
+            )
+
+    def _note_unmanaged(self) -> None:
+        members = self.live.role_members.get(self.spec.role, frozenset())
+        for member in sorted(m for m in members if not self.principal.matches(m)):
+            self._warn(f"role {self.spec.role} is also granted to {member}: not managed here, left as is")
+        for line in self.live.out_of_band:
+            self._warn(f"out-of-band grant, reported but not managed: {line}")
+
+    def _is_managed_user(self, grant: Grant) -> bool:
+        grantee = grant.grantee
+        return grantee.kind == "user" and grant.object.project == self.project and self.principal.matches(grantee.name)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(f"project {self.project}: {message}")
+
+
+def _names(actions: Iterable[Action]) -> str:
+    return ", ".join(a.value for a in actions)
+
+
+def _by_object(
+    grants: Iterable[Grant], action_key: Callable[[Action], int]
+) -> list[tuple[ObjectRef, tuple[Action, ...]]]:
+    """Group grants per object (one statement each), objects in a stable order (``*`` before names)."""
+    grouped: dict[ObjectRef, list[Action]] = defaultdict(list)
+    for grant in grants:
+        grouped[grant.object].append(grant.action)
+    ordered = sorted(grouped.items(), key=lambda item: item[0].sort_key())
+    return [(obj, tuple(sorted(actions, key=action_key))) for obj, actions in ordered]
+
+
+def _guard_self_lockout(steps: Sequence[Step], admin: ResolvedPrincipal | Principal | None) -> None:
+    """Refuse any destructive step aimed at the identity running the plan (prior art lesson 6)."""
+    if admin is None:
+        return
+    for step in steps:
+        target = _destructive_target(step)
+        if target is not None and _same_identity(admin, target):
+            raise PlanError(
+                f"Refusing to plan {step.statement!r}: it would revoke access from {target}, the identity running "
+                "this plan. Run it as another administrator, or manage a different RAM user."
+            )
+
+
+def _destructive_target(step: Step) -> str | None:
+    if isinstance(step, RevokeRole):
+        return str(step.principal)
+    if isinstance(step, RevokeActions) and step.grantee.kind == "user":
+        return step.grantee.name
+    return None
+
+
+def _same_identity(admin: ResolvedPrincipal | Principal, target: str) -> bool:
+    if isinstance(admin, ResolvedPrincipal):
+        return admin.matches(target)
+    return str(admin).lower() == target.lower()
+
+
+# --------------------------------------------------------------------------------------------------
+# Tolerance: what an executor does with a failed step
+
+
+Outcome = Literal["converged", "retry", "fail"]
+
+#: HTTP statuses worth retrying: throttling and server-side failures.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+#: Error-code prefixes of throttling and transient server errors (RAM/STS and MaxCompute).
+RETRYABLE_CODES = ("Throttling", "ServiceUnavailable", "InternalError", "RequestTimeout", "ServerBusy")
+_ALREADY = ("already", "duplicate")
+_ABSENT = ("nosuch", "not exist", "notexist", "not found", "not granted")
+
+
+def classify_failure(step: Step, *, status: int | None = None, code: str = "", message: str = "") -> Outcome:
+    """``converged`` when the error means the step's effect is already there (a race with another run),
+    ``retry`` for throttling/5xx, else ``fail``. Connection resets are the executor's to retry.
+    """
+    text = f"{code} {message}".lower()
+    if step.destructive and any(marker in text for marker in _ABSENT):
+        return "converged"
+    if not step.destructive and any(marker in text for marker in _ALREADY):
+        return "converged"
+    if status in RETRYABLE_STATUS or code.startswith(RETRYABLE_CODES):
+        return "retry"
+    return "fail"
+
+
+def retry_delays(attempts: int = 5, *, base: float = 0.5, cap: float = 8.0) -> tuple[float, ...]:
+    """Bounded exponential backoff (seconds) between attempts; the executor may add jitter."""
+    return tuple(min(cap, base * 2**i) for i in range(max(attempts - 1, 0)))
