@@ -173,7 +173,7 @@ def main() -> int:
     for dag_id in DAGS:
         say(f"Running {dag_id}")
         values = run_dag(dag_id)
-        for task_id, value in sorted(values.items()):
+        for _task_id, value in sorted(values.items()):
             if isinstance(value, dict) and "plan_text" in value:
                 print(value["plan_text"])
             if isinstance(value, dict) and "summary_table" in value:
