@@ -51,6 +51,7 @@ class Fault:
     code: str | None = None
     delay: float = 0.0
     reset: bool = False
+    retry_after_ms: int = 1000
 
     def matches(self, service: str, method: str, path: str, action: str | None, statement: str | None) -> bool:
         return (
@@ -182,7 +183,7 @@ class Emulator:
         status = fault.status or 503
         if service in ("ram", "sts"):
             if status in (400, 429) and (fault.code or "Throttling").startswith("Throttling"):
-                return acs.throttling_response(service)
+                return acs.throttling_response(service, fault.retry_after_ms)
             code = fault.code or ("ServiceUnavailable" if status >= 500 else "InvalidParameter")
             return Response.json(
                 {

@@ -1,7 +1,7 @@
-"""The real, unmodified RAM and STS SDKs against ``acs.handle`` over HTTP.
+"""The real, unmodified RAM and STS SDKs against the emulator over HTTP.
 
-The fixture is a deliberately tiny ``ThreadingHTTPServer`` around ``acs.handle`` (one store, an
-injectable clock, a throttle switch). It can later be swapped for the full emulator fixture.
+The emulator runs in-process with a fixed account ID; its clock can be moved and throttling is
+injected through the same fault mechanism every other test uses.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import calendar
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,29 +25,53 @@ from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingExcep
 from alibabacloud_tea_openapi.utils import Utils as OpenApiUtils
 from alibabacloud_tea_openapi.utils_models import Config
 
-from airflow_provider_clarityq.emulator import acs
-from airflow_provider_clarityq.emulator.http import Request
 from airflow_provider_clarityq.emulator.identity import IdentityStore
+from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator
+from airflow_provider_clarityq.emulator.state import Clock, default_seed
 
 ACCOUNT_ID = "1234567890123456"
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_MUTATING = ("Create", "Update", "Delete", "Assume")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.offset = 0.0
+class _Throttle:
+    """``emulator.throttle.append(ms)`` queues one throttled RAM/STS answer with that retry-after."""
 
-    def __call__(self) -> float:
-        return time.time() + self.offset
+    def __init__(self, running: RunningEmulator) -> None:
+        self.running = running
+
+    def append(self, retry_after_ms: int) -> None:
+        self.running.add_fault(service="ram", status=400, code="Throttling.User", retry_after_ms=retry_after_ms)
 
 
 @dataclass
 class Emulator:
-    store: IdentityStore
-    clock: FakeClock
-    port: int
-    throttle: list[int] = field(default_factory=list)  # pending throttled answers (retry-after ms)
-    mutations: list[str] = field(default_factory=list)
+    running: RunningEmulator
+
+    @property
+    def store(self) -> IdentityStore:
+        return self.running.state.identity
+
+    @property
+    def clock(self) -> Clock:
+        return self.running.state.clock
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def throttle(self) -> _Throttle:
+        return _Throttle(self.running)
+
+    @property
+    def mutations(self) -> list[str]:
+        """Successful state-changing RAM/STS actions, from the emulator's request log."""
+        return [
+            str(e["action"])
+            for e in self.running.requests()
+            if e["service"] in ("ram", "sts") and e["status"] == 200 and str(e["action"]).startswith(_MUTATING)
+        ]
 
     def config(self, ak: str, secret: str, **extra: Any) -> Config:
         return Config(
@@ -72,57 +94,13 @@ class Emulator:
         )
 
 
-def _handler_for(emulator_ref: list[Emulator]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            emulator = emulator_ref[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            request = Request(self.command, self.path, headers, body, self.client_address[0])
-            if emulator.throttle:
-                response = acs.throttling_response("ram", emulator.throttle.pop(0))
-            else:
-                result = acs.handle(request, emulator.store)
-                if result.mutated:
-                    emulator.mutations.append(str(result.action))
-                response = result.response
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        do_POST = _serve
-        do_GET = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return
-
-    return Handler
-
-
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     for name in _PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
-    clock = FakeClock()
-    store = IdentityStore(account_id=ACCOUNT_ID, clock=clock)
-    ref: list[Emulator] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(ref))
-    server.daemon_threads = True
-    ref.append(Emulator(store=store, clock=clock, port=server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield ref[0]
-    finally:
-        server.shutdown()
-        server.server_close()
+    seed = {**default_seed(), "account": {"id": ACCOUNT_ID}}
+    with start_emulator(seed=seed) as running:
+        yield Emulator(running)
 
 
 def _create_user_with_key(emulator: Emulator, name: str = "clarityq") -> tuple[str, str]:
@@ -321,29 +299,20 @@ def test_stale_timestamp_and_replayed_nonce(emulator: Emulator, monkeypatch: pyt
     _client_error(exc_info, 400, "SignatureNonceUsed")
 
 
-def test_unsigned_http_request_gets_a_json_error() -> None:
+def test_unsigned_http_request_gets_a_json_error(emulator: Emulator) -> None:
     """No SDK can send this, so raw HTTP: the answer must still be Alibaba-shaped JSON."""
-    emulator_ref: list[Emulator] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(emulator_ref))
-    emulator_ref.append(Emulator(IdentityStore(), FakeClock(), server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{emulator_ref[0].port}/",
-            data=b"",
-            method="POST",
-            headers={"x-acs-action": "GetCallerIdentity", "x-acs-version": "2015-04-01"},
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with pytest.raises(urllib.error.HTTPError) as exc_info:
-            opener.open(request, timeout=5)
-        assert exc_info.value.code == 400
-        body = json.loads(exc_info.value.read())
-        assert body["Code"] == "IncompleteSignature"
-    finally:
-        server.shutdown()
-        server.server_close()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{emulator.port}/",
+        data=b"",
+        method="POST",
+        headers={"x-acs-action": "GetCallerIdentity", "x-acs-version": "2015-04-01"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as exc_info:
+        opener.open(request, timeout=5)
+    assert exc_info.value.code == 400
+    body = json.loads(exc_info.value.read())
+    assert body["Code"] == "IncompleteSignature"
 
 
 def test_throttling_raises_throttling_exception(emulator: Emulator) -> None:
