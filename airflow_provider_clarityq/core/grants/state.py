@@ -406,6 +406,9 @@ def _acl_line(ctx: _Context, grantee: Grantee | None, line: str) -> None:
 
 
 _JSON_SECTIONS = ("acl", "policy", "objectcreator", "implicit", "installedobjectacl", "installedobjecacl")
+#: Keys that describe the object the answer is about (``DESCRIBE ROLE`` names the role and its
+#: type); they carry no grant, so they are neither managed nor reported.
+_JSON_DESCRIPTIVE = ("name", "type", "comment", "id", "displayname", "createtime")
 
 
 def _parse_json(doc: Mapping[str, Any], ctx: _Context) -> None:
@@ -421,6 +424,8 @@ def _parse_json(doc: Mapping[str, Any], ctx: _Context) -> None:
             ctx.roles.update(n.lower() for n in _names(value, ctx.what, ("roles",), ("Name",)))
         elif lower == "users":
             ctx.members.extend(_names(value, ctx.what, ("users",), ("DisplayName", "Name", "ID")))
+        elif lower in _JSON_DESCRIPTIVE:
+            continue
         elif value:
             ctx.out_of_band.append(f"{key}: {_show(value)}")
 

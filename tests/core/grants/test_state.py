@@ -394,3 +394,18 @@ def test_live_state_lookup_is_case_insensitive_and_defaults_to_empty() -> None:
     assert live.project("my_project").roles == {"r"}
     assert live.project("other_one") == ProjectState("other_one")
     assert live.with_project(ProjectState("other_one", roles=frozenset({"x"}))).project("other_one").roles == {"x"}
+
+
+def test_describe_role_json_descriptive_keys_are_not_out_of_band() -> None:
+    from airflow_provider_clarityq.core.grants.state import parse_describe_role
+
+    doc = {
+        "Name": "clarityq_reader",
+        "Type": "resource",
+        "Users": ["RAM$1234567890123456:clarityq"],
+        "ACL": {"": [{"Action": ["List"], "Principal": ["role/clarityq_reader"], "Resource": ["projects/sales"]}]},
+        "Policy": {"Statement": [{"Effect": "Allow"}]},
+    }
+    report = parse_describe_role(doc, "clarityq_reader", project="sales")
+    assert report.members == ("RAM$1234567890123456:clarityq",)
+    assert [line.split(":", 1)[0] for line in report.out_of_band] == ["Policy"]

@@ -1,0 +1,387 @@
+"""The I/O boundary of access as code: a small :class:`AccessBackend` protocol and its Alibaba Cloud adapter.
+
+The reader and the executor (:mod:`.io`) only talk to an ``AccessBackend``, so they run unchanged
+against pyodps + the RAM/STS SDKs (:class:`AlibabaBackend`) or a plain in-memory fake in unit tests.
+Failures from either side are reduced to one :class:`Failure` (HTTP status, error code, message,
+"the connection dropped") by :func:`failure_of`, which reads the attributes pyodps and the Alibaba
+SDKs set without importing them - the executor decides retry / converged / fail from that alone.
+
+No Airflow import. ``odps`` and ``alibabacloud_*`` are imported inside the methods that use them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from airflow_provider_clarityq.core.errors import ClarityQError, one_line
+from airflow_provider_clarityq.core.grants.plan import RETRYABLE_CODES, RETRYABLE_STATUS
+from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
+from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_uid
+
+if TYPE_CHECKING:
+    from airflow_provider_clarityq.core.connection import MaxComputeSettings
+    from airflow_provider_clarityq.core.credentials import CredentialSource
+
+__all__ = [
+    "AccessBackend",
+    "AlibabaBackend",
+    "BackendError",
+    "CallerIdentity",
+    "ClientSource",
+    "Clients",
+    "CountingBackend",
+    "Failure",
+    "failure_of",
+]
+
+_MAX_MESSAGE = 300
+
+
+# --------------------------------------------------------------------------------------------------
+# Who is calling
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    """STS GetCallerIdentity: the main account (for ``RAM$<account>:<uid>``) and the caller itself."""
+
+    account_id: str
+    identity_type: str = "Account"
+    arn: str = ""
+    user_id: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account_id", validate_uid(self.account_id, field="account_id"))
+
+    def admin(self) -> ResolvedPrincipal | Principal | None:
+        """The caller as a MaxCompute principal, so the planner can refuse to revoke from it.
+
+        ``Account`` -> ``ALIYUN$<account>``; ``RAMUser`` (ARN ``...:user/<name>``) -> the resolved user
+        (UID and name both match); ``AssumedRoleUser`` (ARN ``...:assumed-role/<role>/<session>``) ->
+        ``RAM$<account>:role/<role>``. ``None`` when the shape is unknown (the guard then has nothing to
+        compare with, which is only safe because revokes never target anything but the managed user/role).
+        """
+        kind = self.identity_type
+        if kind == "Account":
+            return parse_principal(f"ALIYUN${self.account_id}", field="caller")
+        match = _ARN_RE.fullmatch(self.arn)
+        if match is None:
+            return None
+        try:
+            if kind == "RAMUser" and match["kind"] == "user":
+                return ResolvedPrincipal(self.account_id, match["name"], self.user_id or None)
+            if kind == "AssumedRoleUser" and match["kind"] == "assumed-role":
+                return parse_principal(f"RAM${self.account_id}:role/{match['name']}", field="caller")
+        except ClarityQError:
+            return None
+        return None
+
+    def to_dict(self) -> dict[str, str]:
+        return {"account_id": self.account_id, "identity_type": self.identity_type, "arn": self.arn}
+
+
+_ARN_RE = re.compile(r"acs:ram::[0-9]+:(?P<kind>user|assumed-role)/(?P<name>[^/]+)(?:/.*)?")
+
+
+# --------------------------------------------------------------------------------------------------
+# The protocol
+
+
+@runtime_checkable
+class AccessBackend(Protocol):
+    """Everything access as code asks of Alibaba Cloud; every method is one request (plus client retries)."""
+
+    def caller_identity(self) -> CallerIdentity:
+        """STS GetCallerIdentity."""
+        ...
+
+    def get_ram_user(self, name: str) -> str | None:
+        """RAM GetUser: the user's UID, or ``None`` when it does not exist (EntityNotExist)."""
+        ...
+
+    def create_ram_user(self, name: str) -> str:
+        """RAM CreateUser: the new user's UID."""
+        ...
+
+    def list_users(self, project: str) -> Sequence[Mapping[str, str]]:
+        """``GET /projects/<p>/users``: records with ``ID`` and ``DisplayName``."""
+        ...
+
+    def list_roles(self, project: str) -> Sequence[Mapping[str, str]]:
+        """``GET /projects/<p>/roles``: records with ``Name``."""
+        ...
+
+    def security_query(self, project: str, statement: str) -> object:
+        """``POST /projects/<p>/authorization``: one security statement, the decoded answer."""
+        ...
+
+    def list_table_names(self, project: str) -> Sequence[str]:
+        """``GET /projects/<p>/tables`` (paged): every table name of the project."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed request amounts to, whatever library raised it."""
+
+    status: int | None = None
+    code: str = ""
+    message: str = ""
+    reset: bool = False  # no answer at all: connection reset/aborted/refused, timeout
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: throttling, 5xx, or no answer (every step is idempotent)."""
+        return self.reset or self.status in RETRYABLE_STATUS or self.code.startswith(RETRYABLE_CODES)
+
+    def describe(self) -> str:
+        parts = [str(self.status) if self.status is not None else "", self.code]
+        head = " ".join(p for p in parts if p) or ("connection failed" if self.reset else "error")
+        return f"{head}: {self.message}" if self.message else head
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "message": self.message, "reset": self.reset}
+
+
+class BackendError(ClarityQError):
+    """A failed backend request in the shape of :class:`Failure` (raised by fakes; adapters may too)."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+        super().__init__(failure.describe())
+
+    @classmethod
+    def of(cls, *, status: int | None = None, code: str = "", message: str = "", reset: bool = False) -> BackendError:
+        return cls(Failure(status, code, message, reset))
+
+
+#: Exception class names (anywhere in the MRO) that mean "no answer": the request may or may not have run.
+_RESET_CLASSES = frozenset(
+    {
+        "ConnectionError",  # builtin and requests'
+        "ConnectionResetError",
+        "ConnectionAbortedError",
+        "ConnectionRefusedError",
+        "BrokenPipeError",
+        "RemoteDisconnected",
+        "ProtocolError",
+        "ChunkedEncodingError",
+        "Timeout",
+        "TimeoutError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "ReadTimeoutError",
+    }
+)
+#: The Tea/darabonba SDKs wrap transport errors in ``UnretryableException``; only the text tells.
+_RESET_MARKERS = (
+    "connection aborted",
+    "connection reset",
+    "connection refused",
+    "remotedisconnected",
+    "remote end closed",
+    "broken pipe",
+    "timed out",
+    "read timeout",
+)
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """Reduce a pyodps / Alibaba SDK / requests exception to a :class:`Failure` (duck-typed, no imports).
+
+    pyodps errors carry ``code`` and ``status_code``; Tea exceptions carry ``code`` and ``statusCode``
+    (``ThrottlingException``, ``ClientException``, ``ServerException``); transport errors are
+    recognised by class name or, for the SDK's ``UnretryableException``, by their text.
+    """
+    if isinstance(exc, BackendError):
+        return exc.failure
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    status: int | None = None
+    for attr in ("status_code", "statusCode", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            status = value
+            break
+    code = getattr(exc, "code", None)
+    code_text = str(code) if isinstance(code, (str, int)) and code not in ("", None) else ""
+    message = one_line(str(getattr(exc, "message", None) or exc or type(exc).__name__))
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "..."
+    if "ThrottlingException" in names and not code_text:
+        code_text = "Throttling"
+    reset = (
+        status is None
+        and not code_text
+        and (bool(names & _RESET_CLASSES) or any(marker in message.lower() for marker in _RESET_MARKERS))
+    )
+    return Failure(status=status, code=code_text, message=message, reset=reset)
+
+
+# --------------------------------------------------------------------------------------------------
+# Counting requests
+
+
+class CountingBackend:
+    """Wraps a backend and counts every call (each retry attempt included), thread-safely.
+
+    These are the requests the engine asks for. The client libraries may add their own: pyodps looks up
+    ``/logview/host`` when an ``ODPS`` object is built (cached per endpoint and process) and ``/tenants``
+    before its first security query; pyodps retries GETs and the RAM/STS SDKs retry throttling by
+    themselves. The emulator's request log shows all of them.
+    """
+
+    def __init__(self, inner: AccessBackend) -> None:
+        self.inner = inner
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def caller_identity(self) -> CallerIdentity:
+        self._count("sts:GetCallerIdentity")
+        return self.inner.caller_identity()
+
+    def get_ram_user(self, name: str) -> str | None:
+        self._count("ram:GetUser")
+        return self.inner.get_ram_user(name)
+
+    def create_ram_user(self, name: str) -> str:
+        self._count("ram:CreateUser")
+        return self.inner.create_ram_user(name)
+
+    def list_users(self, project: str) -> Sequence[Mapping[str, str]]:
+        self._count("maxcompute:list_users")
+        return self.inner.list_users(project)
+
+    def list_roles(self, project: str) -> Sequence[Mapping[str, str]]:
+        self._count("maxcompute:list_roles")
+        return self.inner.list_roles(project)
+
+    def security_query(self, project: str, statement: str) -> object:
+        self._count("maxcompute:security_query")
+        return self.inner.security_query(project, statement)
+
+    def list_table_names(self, project: str) -> Sequence[str]:
+        self._count("maxcompute:list_tables")
+        return self.inner.list_table_names(project)
+
+
+# --------------------------------------------------------------------------------------------------
+# The Alibaba Cloud adapter
+
+
+class ClientSource(Protocol):
+    """Where the adapter gets its clients: ``MaxComputeHook`` has exactly these (cached, built on first use)."""
+
+    @property
+    def odps(self) -> Any: ...
+
+    @property
+    def ram_client(self) -> Any: ...
+
+    @property
+    def sts_client(self) -> Any: ...
+
+
+class Clients:
+    """A :class:`ClientSource` outside Airflow: clients built lazily from settings, as the hook does."""
+
+    def __init__(self, settings: MaxComputeSettings, credentials: CredentialSource) -> None:
+        self.settings = settings
+        self.credentials = credentials
+
+    @cached_property
+    def odps(self) -> Any:
+        from airflow_provider_clarityq.core.clients import build_odps
+
+        return build_odps(self.settings, self.credentials)
+
+    @cached_property
+    def ram_client(self) -> Any:
+        from airflow_provider_clarityq.core.clients import build_ram_client
+
+        return build_ram_client(self.settings, self.credentials)
+
+    @cached_property
+    def sts_client(self) -> Any:
+        from airflow_provider_clarityq.core.clients import build_sts_client
+
+        return build_sts_client(self.settings, self.credentials)
+
+
+class AlibabaBackend:
+    """:class:`AccessBackend` over one pyodps ``ODPS`` object and the RAM/STS OpenAPI clients.
+
+    Clients are taken from ``clients`` on first use only, so a RAM-only caller never builds an ``ODPS``
+    object (whose construction already costs a request). pyodps keeps one HTTP session per thread, so
+    the executor's worker threads may share the object.
+    """
+
+    def __init__(self, clients: ClientSource) -> None:
+        self.clients = clients
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.clients!r})"
+
+    def caller_identity(self) -> CallerIdentity:
+        body = self.clients.sts_client.get_caller_identity().body
+        return CallerIdentity(
+            account_id=str(body.account_id),
+            identity_type=str(body.identity_type or ""),
+            arn=str(body.arn or ""),
+            user_id=str(body.user_id or ""),
+        )
+
+    def get_ram_user(self, name: str) -> str | None:
+        from alibabacloud_ram20150501.models import GetUserRequest
+
+        try:
+            user = self.clients.ram_client.get_user(GetUserRequest(user_name=name)).body.user
+        except Exception as exc:
+            if failure_of(exc).code.startswith("EntityNotExist"):
+                return None
+            raise
+        return str(user.user_id)
+
+    def create_ram_user(self, name: str) -> str:
+        from alibabacloud_ram20150501.models import CreateUserRequest
+
+        user = self.clients.ram_client.create_user(CreateUserRequest(user_name=name)).body.user
+        return str(user.user_id)
+
+    def list_users(self, project: str) -> list[dict[str, str]]:
+        return [
+            {"ID": str(user.id or ""), "DisplayName": str(user.display_name or "")}
+            for user in self.clients.odps.list_users(project=project)
+        ]
+
+    def list_roles(self, project: str) -> list[dict[str, str]]:
+        return [{"Name": str(role.name)} for role in self.clients.odps.list_roles(project=project)]
+
+    def security_query(self, project: str, statement: str) -> object:
+        return self.clients.odps.execute_security_query(statement, project=project, output_json=True)
+
+    def list_table_names(self, project: str) -> list[str]:
+        return [str(table.name) for table in self.clients.odps.list_tables(project=project)]

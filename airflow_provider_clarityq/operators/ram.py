@@ -1,0 +1,89 @@
+"""``RamUserOperator``: make sure ClarityQ's RAM user exists and hand its UID and principal downstream.
+
+Seed 000 steps 1-3: create the RAM user (no console login, no AccessKey here - keys belong to the
+access-keys flow), then read the two UIDs the grants need: the main account's (STS
+GetCallerIdentity) and the user's (RAM GetUser). The XCom carries identifiers only, never a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
+
+__all__ = ["RamUserOperator"]
+
+DEFAULT_CONN_ID = "clarityq_default"
+
+
+class RamUserOperator(BaseOperator):
+    """Ensure a RAM user exists (RAM CreateUser when missing); return its UID and MaxCompute principal.
+
+    Returns ``{"user_name", "user_uid", "account_id", "principal", "exists", "created", "caller", "requests"}``,
+    where ``principal`` is seed 000's ``RAM$<main-account-uid>:<ram-user-uid>``. Pass ``account_id`` and
+    ``user_uid`` on to ``MaxComputeGrantsOperator`` to save it the same two look-ups.
+
+    :param ram_user: the RAM user name (``clarityq``); validated before any request.
+    :param maxcompute_conn_id: a ``clarityq_maxcompute`` connection whose credentials may call RAM
+        (the main account, or a RAM user with ``AliyunRAMFullAccess``).
+    :param mode: ``plan`` only looks (a missing user is reported with ``user_uid`` ``None``, not
+        created); ``apply``/``sync`` create it - the same vocabulary as ``MaxComputeGrantsOperator``.
+    :param create: create the user when missing; with ``False`` a missing user fails the task.
+    """
+
+    template_fields: Sequence[str] = ("ram_user", "maxcompute_conn_id", "mode")
+    ui_color = "#ffe8cc"
+
+    def __init__(
+        self,
+        *,
+        ram_user: str = "clarityq",
+        maxcompute_conn_id: str = DEFAULT_CONN_ID,
+        mode: str = "apply",
+        create: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ram_user = ram_user
+        self.maxcompute_conn_id = maxcompute_conn_id
+        self.mode = mode
+        self.create = create
+
+    @cached_property
+    def hook(self) -> MaxComputeHook:
+        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
+
+        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_clarityq.core.errors import ConfigurationError
+        from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
+        from airflow_provider_clarityq.core.grants.io import AccessNotConvergedError, ensure_ram_user
+        from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
+
+        try:
+            if self.mode not in ("plan", "apply", "sync"):
+                raise ConfigurationError("mode", f"is {self.mode!r}", "use plan, apply or sync")
+            name = validate_ram_user_name(self.ram_user, field="ram_user")
+            backend = AlibabaBackend(self.hook)
+            result = ensure_ram_user(backend, name, create=self.create, dry_run=self.mode == "plan")
+        except ConfigurationError as err:
+            raise AirflowFailException(str(err)) from err
+        except AccessNotConvergedError as err:
+            if not self.create:
+                raise AirflowFailException(str(err)) from err
+            raise
+        if not result.exists:
+            self.log.info("RAM user %s does not exist; mode %s only reports it.", result.user_name, self.mode)
+        else:
+            verb = "Created" if result.created else "Found"
+            self.log.info("%s RAM user %s: principal %s", verb, result.user_name, result.principal)
+        return result.to_dict()
