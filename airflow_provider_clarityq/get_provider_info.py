@@ -23,9 +23,13 @@ HOOK_CLASS_NAME = "airflow_provider_clarityq.hooks.maxcompute.MaxComputeHook"
 #: key out of the provider info altogether.
 MODULES: dict[str, list[str]] = {
     "hooks": ["airflow_provider_clarityq.hooks.maxcompute"],
-    "operators": [],
-    "sensors": [],
-    "triggers": [],
+    "operators": [
+        "airflow_provider_clarityq.operators.grants",
+        "airflow_provider_clarityq.operators.ram",
+        "airflow_provider_clarityq.operators.validation",
+    ],
+    "sensors": ["airflow_provider_clarityq.sensors.health"],
+    "triggers": ["airflow_provider_clarityq.triggers.health"],
 }
 
 _OPTIONAL_STRING: dict[str, Any] = {"type": ["string", "null"]}

@@ -176,20 +176,16 @@ class MaxComputeHook(DbApiHook):
         return self.odps.execute_security_query(text, project=self.project, output_json=output_json)
 
     def test_connection(self) -> tuple[bool, str]:  # type: ignore[override]
-        """Check authentication and access to the project; never raises.
+        """Run the same health checks as the DAGs (seed 000 step 6, least privilege, key hygiene); never raises.
 
-        Reads the project's metadata (``GET /projects/<project>``), which needs a valid signature and
-        membership in the project. The health-gate checks extend this later.
+        Returns ``(ok, summary)``: ``ok`` is True for HEALTHY and DEGRADED (the access works; warnings are
+        in the summary), and the summary is one line with the verdict and the first problem's exact fix.
         """
-        from airflow_provider_clarityq.core.errors import (
-            ConfigurationError,
-            explain_service_error,
-            one_line,
-            redact,
-        )
+        from airflow_provider_clarityq.core.errors import ConfigurationError, one_line
+        from airflow_provider_clarityq.core.health.probe import check_client_source
 
         try:
-            settings = self.settings
+            _ = self.settings
         except ConfigurationError as err:
             return False, str(err)
         except Exception as err:
@@ -197,25 +193,8 @@ class MaxComputeHook(DbApiHook):
                 f"cannot read connection {self.maxcompute_conn_id!r} ({type(err).__name__}: "
                 f"{one_line(str(err))[:200]}): define it in Airflow or as AIRFLOW_CONN_<ID>."
             )
-        secrets = settings.secret_values()
-        try:
-            project = self.odps.get_project(settings.project)
-            project.reload()
-        except Exception as err:
-            message = explain_service_error(
-                err, project=settings.project, endpoint=settings.endpoint, secrets=secrets, missing="project"
-            )
-            return False, message
-        owner = redact(str(getattr(project, "owner", "") or "unknown"), secrets)
-        how = {
-            "access_key": "AccessKey",
-            "sts_token": "AccessKey + STS token",
-            "assume_role": f"AssumeRole {settings.role_arn}",
-        }[settings.auth_mode]
-        return True, (
-            f"Authenticated with {how} and reached MaxCompute project {settings.project!r} at "
-            f"{settings.endpoint} (owner {owner})."
-        )
+        report = check_client_source(self, conn_id=self.maxcompute_conn_id)
+        return report.verdict in ("HEALTHY", "DEGRADED"), report.summary_line()
 
     # ----------------------------------------------------------------------------------------------
     # Unsupported DbApiHook features

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,8 +121,18 @@ def test_provider_info_validates_against_airflows_schema() -> None:
     jsonschema.validate(info, schema)
     assert info["package-name"] == importlib.metadata.metadata("airflow-provider-clarityq")["Name"]
     assert info["hooks"][0]["python-modules"] == ["airflow_provider_clarityq.hooks.maxcompute"]
-    for key in ("operators", "sensors", "triggers"):
-        assert key not in info
+    # Every shipped hook/operator/sensor/trigger module is listed, and every listed one imports.
+    import pkgutil
+
+    import airflow_provider_clarityq
+
+    root = Path(airflow_provider_clarityq.__file__).parent
+    for key in ("hooks", "operators", "sensors", "triggers"):
+        shipped = {f"airflow_provider_clarityq.{key}.{m.name}" for m in pkgutil.iter_modules([str(root / key)])}
+        listed = {module for entry in info.get(key, []) for module in entry["python-modules"]}
+        assert listed == shipped, key
+        for module in listed:
+            importlib.import_module(module)
     behaviour = info["connection-types"][0]["ui-field-behaviour"]
     assert set(behaviour) == {"hidden-fields", "relabeling", "placeholders"}  # kebab-case keys
     info["connection-types"][0]["conn-fields"].clear()
@@ -423,12 +434,8 @@ def test_run_security_query_refuses_empty_or_nul(conn: str, statement: str) -> N
     assert stub.calls == []
 
 
-def test_test_connection_success(conn: str) -> None:
-    ok, message = hook_with(StubOdps()).test_connection()
-    assert ok
-    assert "proj1" in message
-    assert "STS token" in message
-    assert "ALIYUN$owner@example.com" in message
+# --------------------------------------------------------------------------------------------------
+# Secret hygiene
 
 
 def _odps_error(name: str, message: str, code: str | None = None) -> BaseException:
@@ -436,53 +443,6 @@ def _odps_error(name: str, message: str, code: str | None = None) -> BaseExcepti
 
     cls = getattr(errors, name)
     return cls(message, code=code or name)  # type: ignore[no-any-return]
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (
-            lambda: _odps_error("SignatureNotMatch", "ODPS-0410042:Invalid signature value"),
-            "authentication failed (SignatureNotMatch): check the AccessKey ID and AccessKey Secret",
-        ),
-        (
-            lambda: _odps_error("Unauthorized", "The AccessKeyId is invalid", code="InvalidAccessKeyId.NotFound"),
-            "authentication failed (InvalidAccessKeyId.NotFound)",
-        ),
-        (
-            lambda: _odps_error("NoSuchProject", "ODPS-0420111: Project not found - 'proj1'."),
-            "project 'proj1' was not found at http://127.0.0.1:9/api",
-        ),
-        (
-            lambda: _odps_error(
-                "NoPermission",
-                "ODPS-0420095: Access Denied - Authorization Failed [4002], You don't exist in project proj1.",
-            ),
-            "the RAM user is not a member of project 'proj1': as the project owner run ADD USER RAM$",
-        ),
-        (
-            lambda: _odps_error("NoSuchObject", "no such object"),
-            "project 'proj1' was not found at http://127.0.0.1:9/api",
-        ),
-        (
-            lambda: _odps_error("NoPermission", "ODPS-0420095: Access Denied - no List privilege"),
-            "access denied in project 'proj1'",
-        ),
-        (lambda: ConnectionRefusedError(111, "refused"), "cannot reach http://127.0.0.1:9/api"),
-        (
-            lambda: _odps_error("RequestTimeTooSkewed", "time skew"),
-            "synchronise this machine's clock",
-        ),
-    ],
-)
-def test_test_connection_explains_failures(conn: str, error: Any, expected: str) -> None:
-    ok, message = hook_with(StubOdps(error=error())).test_connection()
-    assert not ok
-    assert expected in message
-
-
-# --------------------------------------------------------------------------------------------------
-# Secret hygiene
 
 
 def test_secret_never_in_repr_exceptions_or_logs(

@@ -127,7 +127,15 @@ def test_sts_token_connection(emu: RunningEmulator, monkeypatch: pytest.MonkeyPa
     owner = ODPS(
         emu.info.access_key_id, emu.info.access_key_secret, emu.info.project, endpoint=emu.info.maxcompute_endpoint
     )
-    owner.execute_security_query(f"ADD USER `RAM${emu.info.account_id}:role/mc-reader-role`")
+    principal = f"`RAM${emu.info.account_id}:role/mc-reader-role`"
+    for statement in (  # seed 000's grants, to the RAM role instead of a RAM user
+        f"ADD USER {principal}",
+        "CREATE ROLE clarityq_reader",
+        f"GRANT CreateInstance, List ON PROJECT {emu.info.project} TO ROLE clarityq_reader",
+        "GRANT Describe, Select ON TABLE * TO ROLE clarityq_reader",
+        f"GRANT clarityq_reader TO {principal}",
+    ):
+        owner.execute_security_query(statement)
     _set_conn(
         monkeypatch,
         "mc_token",

@@ -1,0 +1,1175 @@
+"""The health checks: seed 000 step 6 plus a least-privilege audit and key hygiene (no Airflow import).
+
+Each check is a small function over the narrow :class:`Probe` protocol (implemented for real in
+:mod:`.probe` over pyodps and the Alibaba SDKs; tests pass a plain fake). :func:`run_health_checks`
+runs them as a small dependency graph: a check starts once the checks it needs passed (or warned),
+independent checks run concurrently in a thread pool, and a check whose prerequisite failed is
+reported ``skipped`` with code ``BLOCKED`` rather than failing a second time for the same reason.
+
+=====================  ======================================================  ====================
+check                  what it does (requests on a healthy run)                 needs
+=====================  ======================================================  ====================
+authentication         STS GetCallerIdentity (1); if STS is unreachable,        -
+                       MaxCompute ``WHOAMI`` instead (the key is valid if
+                       MaxCompute accepts its signature)
+project_accessible     ``GET /projects/<p>`` (1): membership, existence         authentication
+metadata_discoverable  list tables, first page (1) + describe one (1)           project_accessible
+query_works            ``SELECT * FROM <t> LIMIT 1`` (submit, status,           metadata_discoverable
+                       result: 3; +1 to read a partition when partitioned)
+least_privilege        ``SHOW GRANTS`` (1): no write or admin action            project_accessible
+key_hygiene            RAM ListAccessKeys + GetAccessKeyLastUsed (<= 3):        authentication
+                       key age, a second key, last use
+=====================  ======================================================  ====================
+
+The four seed checks take 7 requests on a healthy run. A brand-new pyodps client adds up to two one-off
+lookups (its logview host, cached per endpoint and process; the tenant, cached per client), so the very
+first run of a new client can take 9; a hook, sensor or trigger reuses its client. least_privilege and
+key_hygiene run concurrently with the seed checks.
+
+Query check and the full-scan guard: a real project refuses a query on a partitioned table without a
+partition predicate (``odps.sql.allow.fullscan=false``), although the emulator does not enforce it.
+So the table described by ``metadata_discoverable`` is queried as is when it is not partitioned, and
+otherwise with a predicate on its first partition (or, for a table without partitions, on a value no
+partition has, which still proves ``Select``). Pass ``table=`` to pick the table, e.g. when ClarityQ is
+granted only specific tables (seed 000's per-table variant).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal, Protocol
+
+from airflow_provider_clarityq.core.errors import ConfigurationError, one_line, redact
+from airflow_provider_clarityq.core.health.remediation import (
+    DEFAULT_ROLE,
+    PLACEHOLDER_PRINCIPAL,
+    Diagnosis,
+    RemediationContext,
+    canonical_action,
+    diagnose,
+    is_transient,
+    mask_key_id,
+    revoke_actions_statement,
+    revoke_role_statement,
+)
+from airflow_provider_clarityq.core.health.report import Category, CheckResult, HealthReport, Status, json_safe
+from airflow_provider_clarityq.core.identifiers import validate_role_name, validate_table_name
+
+__all__ = [
+    "ADMIN_ROLES",
+    "CHECK_NAMES",
+    "READ_ACTIONS",
+    "SEED_CHECKS",
+    "AccessKeyInfo",
+    "CallerIdentity",
+    "CheckSpec",
+    "Column",
+    "GrantEntry",
+    "GrantsFormatError",
+    "GrantsView",
+    "HealthOptions",
+    "Outcome",
+    "Probe",
+    "ProjectInfo",
+    "QueryResult",
+    "TableInfo",
+    "ValidationQuery",
+    "Whoami",
+    "parse_show_grants",
+    "probe_query",
+    "run_health_checks",
+    "unusable_connection_report",
+]
+
+SEED_CHECKS: Final = ("authentication", "project_accessible", "metadata_discoverable", "query_works")
+CHECK_NAMES: Final = (*SEED_CHECKS, "least_privilege", "key_hygiene")
+
+#: What a reader may hold, per object type; anything else is excess.
+READ_ACTIONS: Mapping[str, frozenset[str]] = {
+    "project": frozenset({"List", "CreateInstance", "Read"}),
+    "table": frozenset({"Describe", "Select", "Download"}),
+    "function": frozenset({"Read", "Run", "Execute", "Download"}),
+    "resource": frozenset({"Read"}),
+    "instance": frozenset({"Read"}),
+    "package": frozenset({"Read"}),
+}
+#: Built-in and DataWorks roles that carry management or write rights (reference section 8, rule 1).
+ADMIN_ROLES: Final = frozenset({"admin", "super_administrator"})
+_READ_ONLY_DATAWORKS_ROLES: Final = frozenset({"role_project_guest"})
+
+_PARTITION_SENTINEL: Final = "__clarityq_health_probe__"
+_SAFE_LITERAL_RE = re.compile(r"[A-Za-z0-9_.:/ -]{0,128}")
+_VALIDATION_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NULL_TEXT: Final = "\\N"
+
+
+# --------------------------------------------------------------------------------------------------
+# What a probe answers
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    """Who the AccessKey belongs to (STS GetCallerIdentity, or derived from MaxCompute WHOAMI)."""
+
+    account_id: str
+    user_id: str
+    arn: str = ""
+    identity_type: str = "RAMUser"  # "RAMUser" | "Account" | "AssumedRoleUser"
+
+    @property
+    def user_name(self) -> str | None:
+        """The RAM user name from an ARN ``acs:ram::<acct>:user/<name>``."""
+        _, sep, name = self.arn.partition(":user/")
+        return (name or None) if sep else None
+
+    @property
+    def role_name(self) -> str | None:
+        """The RAM role of an assumed-role ARN ``acs:ram::<acct>:assumed-role/<role>/<session>``."""
+        _, sep, rest = self.arn.partition(":assumed-role/")
+        return (rest.split("/", 1)[0] or None) if sep else None
+
+    @property
+    def principal(self) -> str:
+        """The MaxCompute principal: ``RAM$<acct>:<uid>`` (seed 000's form), ``ALIYUN$<acct>``, or a role."""
+        if self.identity_type == "Account":
+            return f"ALIYUN${self.account_id}"
+        if self.identity_type == "AssumedRoleUser" and self.role_name:
+            return f"RAM${self.account_id}:role/{self.role_name}"
+        return f"RAM${self.account_id}:{self.user_id}"
+
+    def describe(self) -> str:
+        if self.identity_type == "Account":
+            return f"the main account {self.principal}"
+        if self.identity_type == "AssumedRoleUser":
+            return f"assumed RAM role {self.role_name or '?'} ({self.principal})"
+        name = f" {self.user_name}" if self.user_name else ""
+        return f"RAM user{name} ({self.principal})"
+
+
+@dataclass(frozen=True)
+class Whoami:
+    """MaxCompute's ``WHOAMI``: the caller's id and display name (``RAM$<acct>:<uid>``, ``ALIYUN$<acct>``)."""
+
+    id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    columns: tuple[Column, ...]
+    partition_keys: tuple[Column, ...] = ()
+    record_count: int | None = None
+    is_view: bool = False
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Columns and rows of a small result; values as text (None for NULL)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class AccessKeyInfo:
+    access_key_id: str
+    status: str
+    created: datetime | None = None
+
+
+class Probe(Protocol):
+    """The narrow surface the checks need; every method may raise the SDK's own exceptions."""
+
+    project: str
+    endpoint: str
+    #: The AccessKey ID in use (shown masked only).
+    access_key_id: str
+    #: Secret values to scrub from any text taken from an exception.
+    secrets: tuple[str, ...]
+
+    def caller_identity(self) -> CallerIdentity: ...
+
+    def whoami(self) -> Whoami: ...
+
+    def get_project(self) -> ProjectInfo: ...
+
+    def list_tables(self, limit: int) -> list[str]: ...
+
+    def describe_table(self, name: str) -> TableInfo: ...
+
+    def first_partition(self, table: str) -> dict[str, str] | None: ...
+
+    def run_query(self, sql: str) -> QueryResult: ...
+
+    def show_grants(self) -> object: ...
+
+    def list_access_keys(self, user_name: str) -> list[AccessKeyInfo]: ...
+
+    def access_key_last_used(self, user_name: str, access_key_id: str) -> datetime | None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Options and custom validations
+
+
+@dataclass(frozen=True)
+class HealthOptions:
+    """What to check and how.
+
+    :param role: the reader role named in GRANT/REVOKE fixes (seed 000: ``clarityq_reader``).
+    :param table: table to describe and query; default: the first table listed.
+    :param checks: which checks to run (their prerequisites are added automatically).
+    :param list_limit: tables read from the listing (one page).
+    :param max_key_age_days: key_hygiene warns when the AccessKey in use is older.
+    :param timeout_s: time limit for the whole run; checks still running then fail as unreachable.
+    :param max_workers: threads for independent checks.
+    """
+
+    role: str = DEFAULT_ROLE
+    table: str | None = None
+    checks: tuple[str, ...] = CHECK_NAMES
+    list_limit: int = 100
+    max_key_age_days: int = 90
+    timeout_s: float = 120.0
+    max_workers: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", validate_role_name(self.role, field="role"))
+        if self.table is not None:
+            object.__setattr__(self, "table", validate_table_name(self.table, field="table"))
+        checks = tuple(self.checks)
+        unknown = [c for c in checks if c not in CHECK_NAMES]
+        if unknown:
+            raise ConfigurationError("checks", f"names unknown checks {unknown}", f"choose from {list(CHECK_NAMES)}")
+        object.__setattr__(self, "checks", checks)
+        for name, low in (("list_limit", 1), ("max_key_age_days", 1), ("max_workers", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigurationError(name, f"must be an integer >= {low}", f"set {name} to a positive integer")
+        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
+            raise ConfigurationError("timeout_s", "must be a positive number of seconds", "set e.g. timeout_s=120")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (trigger kwargs)."""
+        return {
+            "role": self.role,
+            "table": self.table,
+            "checks": list(self.checks),
+            "list_limit": self.list_limit,
+            "max_key_age_days": self.max_key_age_days,
+            "timeout_s": self.timeout_s,
+            "max_workers": self.max_workers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HealthOptions:
+        values = dict(data)
+        if "checks" in values:
+            values["checks"] = tuple(values["checks"])
+        return cls(**values)
+
+
+Expectation = Literal["not_empty", "row_count", "equals"]
+_EXPECTATIONS: tuple[Expectation, ...] = ("not_empty", "row_count", "equals")
+
+
+@dataclass(frozen=True)
+class ValidationQuery:
+    """A custom validation: SQL plus an expectation on its result.
+
+    * ``not_empty``: at least one row;
+    * ``row_count``: exactly ``value`` rows;
+    * ``equals``: the first column of the first row equals ``value`` (numbers compare numerically).
+
+    The SQL is the caller's: on a real project, partitioned tables need a partition predicate.
+    """
+
+    name: str
+    sql: str
+    expect: Expectation = "not_empty"
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _VALIDATION_NAME_RE.fullmatch(self.name):
+            raise ConfigurationError(
+                "validations.name", f"{self.name!r} is not a valid name", "use 1-64 letters, digits, '_', '.', '-'"
+            )
+        sql = self.sql.strip().rstrip(";").strip() if isinstance(self.sql, str) else ""
+        if not sql:
+            raise ConfigurationError(f"validations.{self.name}.sql", "is empty", "give one SELECT statement")
+        object.__setattr__(self, "sql", sql)
+        if self.expect not in _EXPECTATIONS:
+            raise ConfigurationError(
+                f"validations.{self.name}.expect", f"is {self.expect!r}", f"use one of {list(_EXPECTATIONS)}"
+            )
+        if self.expect == "row_count" and (
+            not isinstance(self.value, int) or isinstance(self.value, bool) or self.value < 0
+        ):
+            raise ConfigurationError(
+                f"validations.{self.name}.value", "must be a row count (integer >= 0)", "set value=<rows expected>"
+            )
+        if self.expect == "equals" and not isinstance(self.value, (str, int, float, bool)):
+            raise ConfigurationError(
+                f"validations.{self.name}.value", "must be a string, number or boolean", "set value=<expected value>"
+            )
+
+    @property
+    def check_name(self) -> str:
+        return f"validation:{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sql": self.sql, "expect": self.expect, "value": self.value}
+
+    @classmethod
+    def from_value(cls, value: ValidationQuery | Mapping[str, Any]) -> ValidationQuery:
+        if isinstance(value, ValidationQuery):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigurationError(
+                "validations", f"items must be mappings, got {type(value).__name__}", "pass {'name', 'sql', 'expect'}"
+            )
+        unknown = set(value) - {"name", "sql", "expect", "value"}
+        if unknown:
+            raise ConfigurationError(
+                "validations", f"has unknown keys {sorted(unknown)}", "use only name, sql, expect and value"
+            )
+        return cls(**dict(value))
+
+    def evaluate(self, result: QueryResult) -> tuple[bool, str]:
+        """Whether the result meets the expectation, and a one-line account of it."""
+        rows = len(result.rows)
+        if self.expect == "not_empty":
+            return rows > 0, f"returned {rows} row(s), expected at least one"
+        if self.expect == "row_count":
+            return rows == self.value, f"returned {rows} row(s), expected {self.value}"
+        if rows == 0 or not result.rows[0]:
+            return False, f"returned no rows, expected a first value equal to {self.value!r}"
+        actual = result.rows[0][0]
+        return _values_equal(actual, self.value), f"first value is {actual!r}, expected {self.value!r}"
+
+
+def _values_equal(actual: str | None, expected: Any) -> bool:
+    if actual is None:
+        return False
+    if isinstance(expected, bool):
+        return actual.strip().lower() == str(expected).lower()
+    if isinstance(expected, (int, float)):
+        try:
+            return Decimal(actual.strip()) == Decimal(str(expected))
+        except InvalidOperation:
+            return False
+    return actual == str(expected)
+
+
+# --------------------------------------------------------------------------------------------------
+# Check plumbing
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns; the runner adds name and duration."""
+
+    status: Status
+    code: str
+    message: str
+    remediation: str | None = None
+    category: Category | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, diagnosis: Diagnosis, **details: Any) -> Outcome:
+        return cls("fail", diagnosis.code, diagnosis.message, diagnosis.remediation, diagnosis.category, details)
+
+
+@dataclass
+class CheckState:
+    """Shared by the checks of one run; a check only reads what its prerequisites wrote."""
+
+    options: HealthOptions
+    ctx: RemediationContext
+    now: datetime
+    identity: CallerIdentity | None = None
+    project_info: ProjectInfo | None = None
+    tables: list[str] = field(default_factory=list)
+    table: TableInfo | None = None
+
+
+CheckFunction = Callable[[Probe, CheckState], Outcome]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    needs: tuple[str, ...]
+    run: CheckFunction
+    #: What a bare 404 during this check can only mean (see remediation.diagnose).
+    missing: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks
+
+
+def check_authentication(probe: Probe, state: CheckState) -> Outcome:
+    """Seed 000: "Alibaba Cloud authentication succeeds"."""
+    via = "STS GetCallerIdentity"
+    try:
+        identity: CallerIdentity | None = probe.caller_identity()
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        sts_problem = diagnose(exc, state.ctx).message
+        identity, via = _identity_from_maxcompute(probe, state), f"MaxCompute (STS unavailable: {sts_problem})"
+    if identity is None:
+        return Outcome("pass", "OK", f"the AccessKey is valid: MaxCompute accepted its signature (via {via})")
+    state.identity = identity
+    state.ctx = replace(state.ctx, principal=identity.principal)
+    details = {"principal": identity.principal, "identity_type": identity.identity_type, "via": via.split(" (")[0]}
+    return Outcome("pass", "OK", f"authenticated as {identity.describe()} via {via}", details=details)
+
+
+def _identity_from_maxcompute(probe: Probe, state: CheckState) -> CallerIdentity | None:
+    """STS is unreachable: the key is valid if MaxCompute accepts its signature (even as a non-member)."""
+    try:
+        me = probe.whoami()
+    except Exception as exc:
+        if diagnose(exc, state.ctx).code != "NOT_A_PROJECT_MEMBER":
+            raise
+        return None
+    display = me.display_name
+    if display.upper().startswith("ALIYUN$"):
+        return CallerIdentity(display.split("$", 1)[1], me.id, identity_type="Account")
+    account, _, user = display.partition("$")[2].partition(":")
+    if user.lower().startswith("role/"):
+        return CallerIdentity(account, me.id, f"acs:ram::{account}:assumed-role/{user[5:]}/", "AssumedRoleUser")
+    return CallerIdentity(account, me.id)
+
+
+def check_project(probe: Probe, state: CheckState) -> Outcome:
+    """Seed 000: "MaxCompute project is accessible" (membership, existence, state)."""
+    info = probe.get_project()
+    state.project_info = info
+    owner = f" (owner {info.owner})" if info.owner else ""
+    return Outcome(
+        "pass",
+        "OK",
+        f"project {info.name} is accessible at {probe.endpoint}{owner}",
+        details={"project": info.name, "owner": info.owner},
+    )
+
+
+def check_metadata(probe: Probe, state: CheckState) -> Outcome:
+    """Seed 000: "Table metadata can be discovered" (list tables, describe one)."""
+    options = state.options
+    names = probe.list_tables(options.list_limit)
+    state.tables = names
+    target = options.table or next((n for n in names if _valid_table_name(n)), None)
+    if target is None:
+        return Outcome(
+            "warn",
+            "NO_TABLES",
+            f"project {probe.project} lists no tables: ClarityQ would have nothing to read",
+            f"create the tables ClarityQ should read in project {probe.project}, or point the connection's Project "
+            "name (schema) at the project that has them.",
+        )
+    state.ctx = replace(state.ctx, table=target)
+    info = probe.describe_table(target)
+    state.table = info
+    partitioned = f", partitioned by {', '.join(c.name for c in info.partition_keys)}" if info.partition_keys else ""
+    listed = f"listed {len(names)} table(s){' (first page)' if len(names) >= options.list_limit else ''}"
+    return Outcome(
+        "pass",
+        "OK",
+        f"{listed}; described {info.name}: {len(info.columns)} column(s){partitioned}",
+        details={
+            "tables_listed": len(names),
+            "sample": names[:20],
+            "described": info.name,
+            "columns": [c.name for c in info.columns],
+            "partition_keys": [c.name for c in info.partition_keys],
+        },
+    )
+
+
+def check_query(probe: Probe, state: CheckState) -> Outcome:
+    """Seed 000: "Query execution works correctly" (a bounded SELECT on a real table)."""
+    info = state.table
+    if info is None:
+        return Outcome("skipped", "NO_TABLE", "no table to query (metadata_discoverable found none)")
+    partition = probe.first_partition(info.name) if info.partition_keys else None
+    sql = probe_query(info, partition)
+    state.ctx = replace(state.ctx, table=info.name)
+    result = probe.run_query(sql)
+    return Outcome(
+        "pass",
+        "OK",
+        f"SELECT on {info.name} returned {len(result.rows)} row(s) with {len(result.columns)} column(s)",
+        details={"sql": sql, "rows": len(result.rows), "columns": len(result.columns)},
+    )
+
+
+def probe_query(table: TableInfo, partition: Mapping[str, str] | None = None) -> str:
+    """``SELECT * FROM `t` LIMIT 1``, with a partition predicate for partitioned tables (full-scan guard)."""
+    name = validate_table_name(table.name)
+    if not table.partition_keys:
+        return f"SELECT * FROM `{name}` LIMIT 1"  # noqa: S608 - validated identifier
+    spec: dict[str, str] = {}
+    keys = [validate_table_name(c.name, field="partition_key") for c in table.partition_keys]
+    if partition:
+        lowered = {str(k).lower(): v for k, v in partition.items()}
+        if all(k in lowered and _SAFE_LITERAL_RE.fullmatch(str(lowered[k])) for k in keys):
+            spec = {k: str(lowered[k]) for k in keys}
+    if not spec:
+        spec = {keys[0]: _PARTITION_SENTINEL}
+    where = " AND ".join(f"`{k}` = '{v}'" for k, v in spec.items())
+    return f"SELECT * FROM `{name}` WHERE {where} LIMIT 1"  # noqa: S608 - validated identifiers, safe literals
+
+
+def _valid_table_name(name: str) -> bool:
+    try:
+        validate_table_name(name)
+    except ConfigurationError:
+        return False
+    return True
+
+
+def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
+    """The reader holds only read actions: no write action, no admin role (reference section 8)."""
+    identity = state.identity
+    if identity is not None and identity.identity_type == "Account":
+        return Outcome(
+            "warn",
+            "MAIN_ACCOUNT_KEY",
+            f"the connection uses the main account's AccessKey ({identity.principal}), which owns the project and "
+            "can change or delete anything",
+            f"follow seed 000 steps 2-3: create RAM user clarityq with a permanent AccessKey, add it to project "
+            f"{probe.project} with role {state.options.role}, put its key into AccessKey ID (login) and AccessKey "
+            "Secret (password), then disable the main account's AccessKey.",
+        )
+    try:
+        raw = probe.show_grants()
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        diagnosis = diagnose(exc, state.ctx)
+        return Outcome("skipped", "AUDIT_UNAVAILABLE", f"SHOW GRANTS failed, audit skipped: {diagnosis.message}")
+    try:
+        view = parse_show_grants(raw)
+    except GrantsFormatError as err:
+        return Outcome("skipped", "GRANTS_UNREADABLE", f"SHOW GRANTS answered in an unknown shape ({err})")
+    principal = state.ctx.principal
+    findings = audit_grants(view, role=state.options.role, principal=principal)
+    details = {
+        "roles": list(view.roles),
+        "findings": [{"grant": f.what, "fix": f.fix} for f in findings],
+    }
+    if not findings:
+        held = sorted({f"{a} on {e.object_type}" for e in view.entries if e.effect == "Allow" for a in e.actions})
+        return Outcome(
+            "pass",
+            "OK",
+            f"read access only: roles {', '.join(view.roles) or 'none'}; {'; '.join(held) or 'no ACL entries'}",
+            details=details,
+        )
+    who = principal or "the reader"
+    return Outcome(
+        "warn",
+        "EXCESS_PRIVILEGES",
+        f"{who} holds more than read access: {'; '.join(f.what for f in findings)}",
+        "as the project owner run: " + " ".join(dict.fromkeys(f.fix for f in findings)),
+        details=details,
+    )
+
+
+def check_key_hygiene(probe: Probe, state: CheckState) -> Outcome:
+    """Key age, a second key, last use -- when the credentials may read their own RAM keys."""
+    identity = state.identity
+    if identity is None or identity.identity_type != "RAMUser":
+        kind = "unknown" if identity is None else identity.describe()
+        return Outcome(
+            "skipped", "NOT_APPLICABLE", f"key hygiene applies to a RAM user's permanent key (caller: {kind})"
+        )
+    if probe.access_key_id.upper().startswith("STS."):
+        return Outcome("skipped", "NOT_APPLICABLE", "temporary STS credentials expire on their own; nothing to rotate")
+    user = identity.user_name
+    if not user:
+        return Outcome("skipped", "NOT_APPLICABLE", "the RAM user name is unknown (STS was not reachable)")
+    try:
+        keys = probe.list_access_keys(user)
+    except Exception as exc:
+        diagnosis = diagnose(exc, state.ctx)
+        return Outcome(
+            "skipped",
+            "KEY_INFO_UNAVAILABLE",
+            f"cannot read RAM user {user}'s AccessKeys ({diagnosis.code}): key age and second keys not checked",
+            f"optional: allow ram:ListAccessKeys and ram:GetAccessKeyLastUsed on acs:ram:*:{identity.account_id}:"
+            f"user/{user} to the RAM user to enable this check.",
+        )
+    return _key_findings(probe, state, user, keys)
+
+
+def _key_findings(probe: Probe, state: CheckState, user: str, keys: Sequence[AccessKeyInfo]) -> Outcome:
+    limit = state.options.max_key_age_days
+    findings: list[tuple[str, str, str]] = []
+    report: list[dict[str, Any]] = []
+    current = next((k for k in keys if k.access_key_id == probe.access_key_id), None)
+    for key in keys:
+        last_used = _last_used(probe, user, key.access_key_id)
+        age = (state.now - key.created).days if key.created else None
+        report.append(
+            {
+                "access_key_id": mask_key_id(key.access_key_id),
+                "status": key.status,
+                "age_days": age,
+                "last_used": last_used,
+                "in_use": key is current,
+            }
+        )
+        shown = mask_key_id(key.access_key_id)
+        used = f"last used {last_used:%Y-%m-%d}" if last_used else "never used"
+        if key is current:
+            if age is not None and age > limit:
+                findings.append(
+                    (
+                        "KEY_TOO_OLD",
+                        f"the AccessKey in use {shown} is {age} days old (limit {limit})",
+                        f"rotate it: create a second AccessKey for RAM user {user}, put it into AccessKey ID "
+                        f"(login) and AccessKey Secret (password), check the connection, then disable and delete "
+                        f"{shown}.",
+                    )
+                )
+        elif key.status.lower() == "active":
+            findings.append(
+                (
+                    "SECOND_ACTIVE_KEY",
+                    f"RAM user {user} has a second active AccessKey {shown} ({used})",
+                    f"if it is not in use any more, disable {shown} in the RAM console and delete it after a few days; "
+                    "keep one active key.",
+                )
+            )
+        else:
+            findings.append(
+                (
+                    "INACTIVE_KEY_PRESENT",
+                    f"RAM user {user} keeps a disabled AccessKey {shown}",
+                    f"delete {shown} in the RAM console (disabled keys should not linger).",
+                )
+            )
+    details = {"user": user, "keys": report, "max_key_age_days": limit}
+    if current is None:
+        findings.insert(
+            0,
+            (
+                "KEY_NOT_LISTED",
+                f"the AccessKey in use {mask_key_id(probe.access_key_id)} is not among RAM user {user}'s keys",
+                "check that AccessKey ID (login) belongs to the RAM user ClarityQ should use.",
+            ),
+        )
+    if findings:
+        return Outcome(
+            "warn",
+            findings[0][0],
+            "; ".join(f[1] for f in findings),
+            " ".join(f[2] for f in findings),
+            details=details,
+        )
+    entry = next(r for r in report if r["in_use"])
+    age_text = f"{entry['age_days']} days old" if entry["age_days"] is not None else "of unknown age"
+    return Outcome(
+        "pass",
+        "OK",
+        f"the AccessKey in use {entry['access_key_id']} is {age_text} (limit {limit}) and the only key of {user}",
+        details=details,
+    )
+
+
+def _last_used(probe: Probe, user: str, key_id: str) -> datetime | None:
+    try:
+        return probe.access_key_last_used(user, key_id)
+    except Exception:
+        return None
+
+
+def validation_spec(validation: ValidationQuery) -> CheckSpec:
+    """A check for one custom validation query (runs once the project is accessible)."""
+
+    def run(probe: Probe, state: CheckState) -> Outcome:
+        try:
+            result = probe.run_query(validation.sql)
+        except Exception as exc:
+            diagnosis = diagnose(exc, state.ctx)
+            if diagnosis.code in ("SQL_ERROR", "TABLE_NOT_FOUND"):
+                diagnosis = replace(
+                    diagnosis,
+                    message=f"validation {validation.name!r}: {diagnosis.message}",
+                    remediation=f"fix the SQL of validation {validation.name!r}.",
+                )
+            return Outcome.failure(diagnosis, sql=validation.sql)
+        ok, account = validation.evaluate(result)
+        details = {"sql": validation.sql, "expect": validation.expect, "value": validation.value}
+        if ok:
+            return Outcome("pass", "OK", f"validation {validation.name!r} {account}", details=details)
+        return Outcome(
+            "fail",
+            "EXPECTATION_FAILED",
+            f"validation {validation.name!r} {account}",
+            f"the data does not meet validation {validation.name!r}: check the tables it reads (and their latest "
+            "load), or correct the expectation.",
+            "expectation",
+            details,
+        )
+
+    return CheckSpec(validation.check_name, ("project_accessible",), run)
+
+
+BUILTIN_CHECKS: Mapping[str, CheckSpec] = {
+    "authentication": CheckSpec("authentication", (), check_authentication),
+    "project_accessible": CheckSpec("project_accessible", ("authentication",), check_project, missing="project"),
+    "metadata_discoverable": CheckSpec(
+        "metadata_discoverable", ("project_accessible",), check_metadata, missing="table"
+    ),
+    "query_works": CheckSpec("query_works", ("metadata_discoverable",), check_query, missing="table"),
+    "least_privilege": CheckSpec("least_privilege", ("project_accessible",), check_least_privilege),
+    "key_hygiene": CheckSpec("key_hygiene", ("authentication",), check_key_hygiene),
+}
+
+
+def _selected_specs(names: Sequence[str]) -> list[CheckSpec]:
+    """The named checks plus their prerequisites, in the canonical order."""
+    wanted: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(BUILTIN_CHECKS[name].needs)
+    return [BUILTIN_CHECKS[n] for n in CHECK_NAMES if n in wanted]
+
+
+# --------------------------------------------------------------------------------------------------
+# Runner
+
+
+def run_health_checks(
+    probe: Probe,
+    options: HealthOptions | None = None,
+    *,
+    validations: Sequence[ValidationQuery] = (),
+    now: Callable[[], datetime] | None = None,
+) -> HealthReport:
+    """Run the checks over ``probe`` and build the report; never raises for a service failure."""
+    options = options or HealthOptions()
+    clock_now = now or (lambda: datetime.now(timezone.utc))
+    started_at = clock_now()
+    started = time.monotonic()
+    specs = _selected_specs([*options.checks, *(["project_accessible"] if validations else [])])
+    seen: set[str] = set()
+    for validation in validations:
+        if validation.check_name in seen:
+            raise ConfigurationError(
+                "validations", f"name {validation.name!r} is used twice", "give each validation a unique name"
+            )
+        seen.add(validation.check_name)
+        specs.append(validation_spec(validation))
+    state = CheckState(
+        options=options,
+        ctx=RemediationContext(
+            project=probe.project,
+            endpoint=probe.endpoint,
+            role=options.role,
+            access_key_id=probe.access_key_id,
+            table=options.table,
+            secrets=tuple(probe.secrets),
+        ),
+        now=started_at,
+    )
+    results = _run_graph(specs, probe, state, deadline=started + options.timeout_s, max_workers=options.max_workers)
+    ordered = [results[s.name] for s in specs]
+    return HealthReport.build(
+        ordered,
+        started_at=started_at,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        project=probe.project,
+        endpoint=probe.endpoint,
+        principal=state.identity.principal if state.identity else None,
+    )
+
+
+def _run_graph(
+    specs: Sequence[CheckSpec], probe: Probe, state: CheckState, *, deadline: float, max_workers: int
+) -> dict[str, CheckResult]:
+    results: dict[str, CheckResult] = {}
+    pending = list(specs)
+    running: dict[Future[CheckResult], CheckSpec] = {}
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="clarityq-health")
+    try:
+        while pending or running:
+            for spec in list(pending):
+                prerequisites = [results.get(n) for n in spec.needs]
+                if any(r is None for r in prerequisites):
+                    continue
+                pending.remove(spec)
+                blocked = [r for r in prerequisites if r is not None and r.status not in ("pass", "warn")]
+                if blocked:
+                    first = blocked[0]
+                    results[spec.name] = CheckResult(
+                        spec.name, "skipped", "BLOCKED", f"not run: {first.name} {first.status} ({first.code})"
+                    )
+                else:
+                    running[pool.submit(_run_one, spec, probe, state)] = spec
+            if not running:
+                for spec in pending:  # only with a malformed graph; never loop forever
+                    results[spec.name] = CheckResult(spec.name, "skipped", "BLOCKED", "not run: prerequisites missing")
+                pending.clear()
+                break
+            done, _ = wait(list(running), timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                _time_out(running, pending, results, state)
+                break
+            for future in done:
+                spec = running.pop(future)
+                results[spec.name] = future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def _time_out(
+    running: dict[Future[CheckResult], CheckSpec],
+    pending: list[CheckSpec],
+    results: dict[str, CheckResult],
+    state: CheckState,
+) -> None:
+    limit = state.options.timeout_s
+    for future, spec in running.items():
+        future.cancel()
+        results[spec.name] = CheckResult(
+            spec.name,
+            "fail",
+            "CHECK_TIMEOUT",
+            f"no answer within the health run's time limit ({limit:g} s)",
+            f"check that {state.ctx.endpoint} answers from the Airflow workers (network, proxy), then retry.",
+            retryable=True,
+            duration_ms=int(limit * 1000),
+            category="unreachable",
+        )
+    running.clear()
+    for spec in pending:
+        results[spec.name] = CheckResult(spec.name, "skipped", "BLOCKED", "not run: the time limit was reached")
+    pending.clear()
+
+
+def _run_one(spec: CheckSpec, probe: Probe, state: CheckState) -> CheckResult:
+    started = time.monotonic()
+    try:
+        outcome = spec.run(probe, state)
+    except Exception as exc:
+        outcome = Outcome.failure(diagnose(exc, state.ctx, missing=spec.missing))
+    secrets = state.ctx.secrets
+    return CheckResult(
+        name=spec.name,
+        status=outcome.status,
+        code=outcome.code,
+        message=redact(one_line(outcome.message), secrets),
+        remediation=redact(one_line(outcome.remediation), secrets) if outcome.remediation else None,
+        retryable=outcome.status == "fail" and outcome.category == "unreachable",
+        duration_ms=int((time.monotonic() - started) * 1000),
+        category=outcome.category if outcome.status == "fail" else None,
+        details=json_safe(dict(outcome.details)),
+    )
+
+
+def unusable_connection_report(
+    exc: BaseException,
+    *,
+    conn_id: str | None = None,
+    options: HealthOptions | None = None,
+    secrets: Sequence[str] = (),
+    now: datetime | None = None,
+) -> HealthReport:
+    """A CONFIG_ERROR report for a connection that cannot even be read (missing, invalid field)."""
+    options = options or HealthOptions()
+    ctx = RemediationContext(project="", endpoint="", role=options.role, secrets=tuple(secrets))
+    diagnosis = diagnose(exc, ctx)
+    if diagnosis.category == "system":
+        diagnosis = replace(diagnosis, category="config", code="CONNECTION_UNREADABLE")
+    label = f"connection {conn_id!r}" if conn_id else "the connection"
+    checks = [
+        CheckResult(
+            "connection",
+            "fail",
+            diagnosis.code,
+            redact(f"{label}: {diagnosis.message}", secrets),
+            redact(diagnosis.remediation, secrets),
+            retryable=diagnosis.retryable,
+            category=diagnosis.category,
+        ),
+        *(
+            CheckResult(s.name, "skipped", "BLOCKED", "not run: connection fail")
+            for s in _selected_specs(options.checks)
+        ),
+    ]
+    return HealthReport.build(checks, started_at=now or datetime.now(timezone.utc), duration_ms=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# SHOW GRANTS: a small tolerant parser (JSON as pyodps returns it, or the odpscmd text form)
+
+
+class GrantsFormatError(ValueError):
+    """A SHOW GRANTS answer this parser does not understand."""
+
+
+@dataclass(frozen=True)
+class GrantEntry:
+    """One line of SHOW GRANTS: who (``role/<r>``, ``user/<p>`` or None), on what, which actions."""
+
+    section: str  # "ACL", "Policy", "Implicit", "ObjectCreator", ...
+    grantee: str | None
+    resource: str
+    actions: tuple[str, ...]
+    effect: str = "Allow"
+
+    @property
+    def object_type(self) -> str:
+        return _resource_parts(self.resource)[0]
+
+    @property
+    def object_name(self) -> str:
+        return _resource_parts(self.resource)[1]
+
+
+@dataclass(frozen=True)
+class GrantsView:
+    roles: tuple[str, ...]
+    entries: tuple[GrantEntry, ...]
+
+
+def _resource_parts(resource: str) -> tuple[str, str]:
+    """``projects/p`` -> (project, p); ``projects/p/tables/t`` -> (table, t); others by their segment."""
+    text = re.sub(r"^acs:odps:[^:]*:", "", resource.strip())
+    parts = text.split("/")
+    if len(parts) >= 2 and parts[0] == "projects":
+        rest = parts[2:]
+        if len(rest) >= 2 and rest[0] == "schemas":
+            rest = rest[2:]
+        if not rest:
+            return "project", parts[1]
+        if len(rest) == 3 and rest[:2] == ["registration", "functions"]:
+            return "function", rest[2]
+        if len(rest) == 2 and rest[0] in ("tables", "resources", "instances", "packages"):
+            return rest[0][:-1], rest[1]
+        return "other", "/".join(rest)
+    if "Project Owner" in text or not text:
+        return "project", text
+    return "other", text
+
+
+def parse_show_grants(raw: object) -> GrantsView:
+    """Parse a SHOW GRANTS answer: the JSON object pyodps returns, its text, or odpscmd's text layout."""
+    if isinstance(raw, (bytes, bytearray)):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith(("{", '"')):
+            try:
+                raw = json.loads(text)
+            except ValueError as err:
+                raise GrantsFormatError("invalid JSON") from err
+        else:
+            return _parse_grants_text(text)
+    if isinstance(raw, str):  # a JSON string holding the text layout
+        return _parse_grants_text(raw)
+    if not isinstance(raw, Mapping):
+        raise GrantsFormatError(f"expected an object, got {type(raw).__name__}")
+    known = {"Roles", "ACL", "Policy", "Implicit", "ObjectCreator"}
+    if not (set(raw) & known):
+        raise GrantsFormatError(f"no known section among keys {sorted(map(str, raw))[:6]}")
+    roles = tuple(_role_names(raw.get("Roles", [])))
+    entries: list[GrantEntry] = []
+    for section in ("ACL", "Policy", "Implicit", "ObjectCreator"):
+        value = raw.get(section)
+        if value is None:
+            continue
+        groups = value.values() if isinstance(value, Mapping) else [value]
+        for group in groups:
+            if not isinstance(group, list):
+                raise GrantsFormatError(f"section {section} holds {type(group).__name__}, not a list")
+            for item in group:
+                entries.extend(_json_entries(section, item))
+    return GrantsView(roles, tuple(entries))
+
+
+def _role_names(value: object) -> list[str]:
+    if not isinstance(value, list):
+        raise GrantsFormatError("'Roles' is not a list")
+    names = []
+    for item in value:
+        name = item.get("Name") if isinstance(item, Mapping) else item
+        if not isinstance(name, str):
+            raise GrantsFormatError("a role is not a name")
+        names.append(name.lower())
+    return names
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise GrantsFormatError(f"expected a string or a list of strings, got {type(value).__name__}")
+
+
+def _json_entries(section: str, item: object) -> list[GrantEntry]:
+    if not isinstance(item, Mapping):
+        raise GrantsFormatError(f"an entry of {section} is not an object")
+    actions = tuple(a.split(":", 1)[-1] for a in _as_list(item.get("Action")))
+    effect = str(item.get("Effect") or "Allow")
+    principals = _as_list(item.get("Principal")) or [""]
+    resources = _as_list(item.get("Resource"))
+    entries = []
+    for principal in principals:
+        grantee: str | None = principal or None
+        resource_list = resources
+        if grantee and "(" in grantee and grantee.endswith(")"):  # object form: kind/name(resource)
+            grantee, _, inner = grantee[:-1].partition("(")
+            resource_list = resource_list or [inner]
+        if grantee and "/" not in grantee:
+            grantee = f"user/{grantee}"
+        for resource in resource_list or [""]:
+            entries.append(GrantEntry(section, grantee, resource, actions, effect))
+    return entries
+
+
+_TEXT_LINE_RE = re.compile(r"^(?P<flag>[ADCG]{1,3})\s+(?P<resource>\S[^\t]*?):\s*(?P<actions>[^\t]+?)(?:\t.*)?$")
+
+
+def _parse_grants_text(text: str) -> GrantsView:
+    roles: list[str] = []
+    entries: list[GrantEntry] = []
+    section = "ACL"
+    grantee: str | None = None
+    in_roles = False
+    recognised = False
+    for raw_line in text.splitlines():
+        line = raw_line.rstrip()
+        stripped = line.strip()
+        if not stripped:
+            in_roles = False
+            continue
+        if stripped == "[roles]":
+            in_roles, recognised = True, True
+            continue
+        if in_roles:
+            roles.append(stripped.lower())
+            continue
+        if stripped.startswith("Authorization Type:"):
+            section, grantee, recognised = stripped.split(":", 1)[1].strip(), None, True
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            header = stripped[1:-1]
+            grantee = header if "/" in header else f"user/{header}"
+            continue
+        match = _TEXT_LINE_RE.match(line.strip())
+        if match is None:
+            raise GrantsFormatError(f"unreadable line {stripped[:60]!r}")
+        recognised = True
+        actions = tuple(a.strip() for a in match.group("actions").split("|") if a.strip())
+        resource = match.group("resource").strip()
+        who = grantee
+        if "(" in resource and resource.endswith(")"):  # SHOW ACL layout: kind/name(resource)
+            who, _, resource = resource[:-1].partition("(")
+        effect = "Deny" if "D" in match.group("flag") else "Allow"
+        entries.append(GrantEntry(section, who, resource, actions, effect))
+    if not recognised:
+        raise GrantsFormatError("no [roles] block, section or grant line")
+    return GrantsView(tuple(roles), tuple(entries))
+
+
+# --------------------------------------------------------------------------------------------------
+# The audit
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str
+    fix: str
+
+
+def _is_admin_role(role: str) -> bool:
+    role = role.lower()
+    return role in ADMIN_ROLES or (role.startswith("role_project_") and role not in _READ_ONLY_DATAWORKS_ROLES)
+
+
+def audit_grants(view: GrantsView, *, role: str, principal: str | None) -> list[Finding]:
+    """Excess privileges of the reader, each with the exact REVOKE (or the policy/role change) that removes it."""
+    role = role.lower()
+    who = principal or PLACEHOLDER_PRINCIPAL
+    findings: list[Finding] = []
+    for held in view.roles:
+        if _is_admin_role(held):
+            fix = revoke_role_statement(held, principal) or f"REVOKE {held} FROM {who};"
+            findings.append(Finding(f"holds admin role {held}", fix))
+    for entry in view.entries:
+        if entry.effect != "Allow":
+            continue
+        object_type, name = entry.object_type, entry.object_name
+        allowed = READ_ACTIONS.get(object_type, frozenset())
+        excess = [a for a in entry.actions if canonical_action(a) not in allowed]
+        if not excess:
+            continue
+        target = f"{object_type.upper()} {name}" if object_type != "project" else f"PROJECT {name}"
+        kind, _, holder = (entry.grantee or "").partition("/")
+        what = f"{', '.join(excess)} on {target}"
+        if entry.section.lower() in ("implicit", "objectcreator"):
+            findings.append(
+                Finding(
+                    f"{what} ({entry.section.lower()})",
+                    f"{who} is the owner or creator of {target}: use a dedicated RAM user that owns nothing.",
+                )
+            )
+        elif kind == "role" and holder.lower() != role:
+            fix = revoke_role_statement(holder, principal) or f"REVOKE {holder.lower()} FROM {who};"
+            findings.append(Finding(f"{what} (through role {holder.lower()})", fix))
+        elif entry.section == "Policy":
+            findings.append(
+                Finding(
+                    f"{what} (policy of {entry.grantee or 'the project'})",
+                    f"remove the Allow for odps:{excess[0]} on {entry.resource} from that policy (GET POLICY ON ROLE "
+                    f"{holder or role}; then PUT POLICY ... ON ROLE {holder or role};).",
+                )
+            )
+        else:
+            grantee = entry.grantee if kind in ("role", "user") and entry.grantee else f"role/{role}"
+            statement = revoke_actions_statement(excess, object_type, name, grantee)
+            findings.append(Finding(what, statement or f"revoke {', '.join(excess)} on {target} from {grantee}."))
+    return _dedupe(findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: dict[tuple[str, str], Finding] = {}
+    for finding in findings:
+        seen.setdefault((finding.what, finding.fix), finding)
+    return list(seen.values())
