@@ -150,6 +150,17 @@ def run_dag(dag_id: str) -> dict[str, Any]:
     return values
 
 
+def show_access_result(value: dict[str, Any]) -> str:
+    """Print the plan as the planner renders it and say how many changes were applied."""
+    from airflow_provider_clarityq.core.grants.plan import Plan
+
+    print(Plan.from_dict(value["plan"]).to_text())
+    changed = sum(1 for step in value["steps"] if step["outcome"] == "executed")
+    line = f"{changed} change(s) applied, {value['requests']['total']} request(s)"
+    detail(line)
+    return line
+
+
 def main() -> int:
     configure_airflow()
     say("Starting the local MaxCompute / RAM / STS emulator")
@@ -174,13 +185,21 @@ def main() -> int:
         say(f"Running {dag_id}")
         values = run_dag(dag_id)
         for _task_id, value in sorted(values.items()):
-            if isinstance(value, dict) and "plan_text" in value:
-                print(value["plan_text"])
-            if isinstance(value, dict) and "summary_table" in value:
+            if not isinstance(value, dict):
+                continue
+            if "user_uid" in value and "created" in value:
+                state = "created" if value["created"] else "already exists"
+                detail(f"RAM user {value['user_name']}: {state}, principal {value['principal']}")
+                if value["created"]:
+                    summary.append(f"{dag_id}: RAM user {value['user_name']} created")
+            if str(value.get("format", "")).startswith("clarityq.access-result"):
+                summary.append(f"{dag_id}: {show_access_result(value)}")
+            if "summary_table" in value:
                 print(value["summary_table"])
-            if isinstance(value, dict) and "output_path" in value:
+                summary.append(f"{dag_id}: {value.get('verdict')}")
+            if "output_path" in value:
                 detail(f"sync output: {value['output_path']}")
-        summary.append(f"{dag_id}: success")
+                summary.append(f"{dag_id}: wrote {value['output_path']}")
     say("Done")
     for line in summary:
         detail(line)
