@@ -24,6 +24,7 @@ HOOK_CLASS_NAME = "airflow_provider_clarityq.hooks.maxcompute.MaxComputeHook"
 MODULES: dict[str, list[str]] = {
     "hooks": ["airflow_provider_clarityq.hooks.maxcompute"],
     "operators": [
+        "airflow_provider_clarityq.operators.access_keys",
         "airflow_provider_clarityq.operators.grants",
         "airflow_provider_clarityq.operators.ram",
         "airflow_provider_clarityq.operators.validation",

@@ -1,7 +1,7 @@
 """Provision ClarityQ's read access to MaxCompute as code (seed 000 steps 1-4).
 
 Runs with the owner's (or an admin's) credentials in the Airflow connection ``clarityq_admin``; the
-MaxCompute project is the connection's project. Three tasks:
+MaxCompute project is the connection's project. Four tasks:
 
 1. ``validate_spec`` builds seed 000's access spec from the params (``ram_user``, ``role``) and the
    connection's project and validates it - a bad or hostile name fails here, before any request.
@@ -12,8 +12,11 @@ MaxCompute project is the connection's project. Three tasks:
    ``GRANT CreateInstance, List ON PROJECT``, ``GRANT Describe, Select ON TABLE *``, the role to the
    user), ``sync`` also revokes what the role and the user hold beyond the spec - never anything else.
 
-Re-running is safe: a converged project gets no mutating request. The AccessKey for ClarityQ is not
-created here (see the access-keys flow).
+4. ``ensure_access_key`` gives the RAM user a permanent AccessKey only when the ``clarityq_reader``
+   connection holds no working one (seed 000 step 2), verifies it, and writes it straight to that
+   connection (the LocalFilesystemBackend connections file): the secret never reaches XCom or logs.
+
+Re-running is safe: a converged project gets no mutating request and no new key.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
 from airflow_provider_clarityq.operators.grants import MaxComputeGrantsOperator
 from airflow_provider_clarityq.operators.ram import RamUserOperator
 
@@ -76,4 +80,13 @@ with DAG(
         ram_user_uid="{{ ti.xcom_pull(task_ids='ensure_ram_user')['user_uid'] or '' }}",
     )
 
-    validate_spec() >> ensure_ram_user >> grant_access
+    # After grant_access: the new key is verified (authentication + project access) before delivery.
+    ensure_access_key = RamAccessKeyOperator(
+        task_id="ensure_access_key",
+        maxcompute_conn_id=CONN_ID,
+        ram_user="{{ ti.xcom_pull(task_ids='validate_spec')['ram_user'] }}",
+        sink_conn_id="clarityq_reader",
+        mode="{{ params.mode }}",
+    )
+
+    validate_spec() >> ensure_ram_user >> grant_access >> ensure_access_key

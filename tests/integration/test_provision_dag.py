@@ -29,6 +29,14 @@ MUTATING_VERBS = ("GRANT", "REVOKE", "ADD", "REMOVE", "CREATE", "DROP")
 MUTATING_ACTIONS = ("Create", "Update", "Delete")
 
 
+@pytest.fixture(autouse=True)
+def reader_connections_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the DAG's ensure_access_key step delivers the reader's AccessKey (never XCom or logs)."""
+    path = tmp_path / "connections.json"
+    monkeypatch.setenv("CLARITYQ_CONNECTIONS_FILE", str(path))
+    return path
+
+
 # --------------------------------------------------------------------------------------------------
 # Helpers
 
@@ -182,6 +190,7 @@ def test_plan_then_apply_then_converged_rerun(
         f"GRANT CreateInstance, List ON PROJECT {emu.info.project} TO ROLE {ROLE}",
         f"GRANT Describe, Select ON TABLE * TO ROLE {ROLE}",
         f"GRANT {ROLE} TO {principal}",
+        "ram:CreateAccessKey",  # ensure_access_key: the reader's key, delivered to the connections file
     ]
     assert_seed_000(emu)
 
@@ -195,12 +204,14 @@ def test_plan_then_apply_then_converged_rerun(
     calls = [(r["service"], r["action"] or r["statement"] or r["path"]) for r in log]
     # ensure_ram_user: GetCallerIdentity + GetUser; grant_access: DESCRIBE ROLE, plus pyodps' own
     # GET /tenants (and GET /logview/host once per endpoint and process, cached by now).
-    assert calls == [
+    assert calls[:4] == [
         ("sts", "GetCallerIdentity"),
         ("ram", "GetUser"),
         ("maxcompute", "/api/tenants"),
         ("maxcompute", f"DESCRIBE ROLE {ROLE}"),
     ]
+    # ensure_access_key then only reads: the user's keys, and a check that the delivered key still works.
+    assert ("ram", "CreateAccessKey") not in calls[4:]
 
     assert_clarityq_can_read_only(emu)
 
@@ -251,7 +262,12 @@ def test_an_injected_identifier_fails_before_any_request(
     emu.clear_requests()
     state, tasks, result = run_dag(role="r; DROP ROLE admin")
     assert state == "failed"
-    assert tasks == {"validate_spec": "failed", "ensure_ram_user": "upstream_failed", "grant_access": "upstream_failed"}
+    assert tasks == {
+        "validate_spec": "failed",
+        "ensure_ram_user": "upstream_failed",
+        "grant_access": "upstream_failed",
+        "ensure_access_key": "upstream_failed",
+    }
     assert result is None
     assert emu.requests() == []
 

@@ -37,6 +37,14 @@ MUTATING_VERBS = ("GRANT", "REVOKE", "ADD", "REMOVE", "CREATE", "DROP")
 STEPS = ("CreateUser", "ADD USER", "CREATE ROLE", "ON PROJECT", "ON TABLE", f"GRANT {ROLE} TO")
 
 
+@pytest.fixture(autouse=True)
+def reader_connections_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the DAG's ensure_access_key step delivers the reader's AccessKey (never XCom or logs)."""
+    path = tmp_path / "connections.json"
+    monkeypatch.setenv("CLARITYQ_CONNECTIONS_FILE", str(path))
+    return path
+
+
 def connection(emu: RunningEmulator) -> dict[str, Any]:
     info = emu.info
     return {
@@ -136,7 +144,8 @@ def test_dag_run_with_503_throttling_and_a_reset_ends_like_the_fault_free_run(
     assert [r["status"] for r in log if r["action"] == "CreateUser"] == [400, 400, 400, 400, 200]
     state, mutations = reference
     assert snapshot(emu) == state
-    assert successful_mutations(emu) == mutations  # every change exactly once: no duplicate, nothing extra
+    # every change exactly once: no duplicate, nothing extra; then the DAG's key step adds the reader's key
+    assert successful_mutations(emu) == [*mutations, "ram:CreateAccessKey"]
 
 
 @pytest.mark.parametrize("seed", range(5))
