@@ -192,6 +192,12 @@ def main() -> int:
                 detail(f"RAM user {value['user_name']}: {state}, principal {value['principal']}")
                 if value["created"]:
                     summary.append(f"{dag_id}: RAM user {value['user_name']} created")
+            if "access_key_id" in value and "action" in value:
+                detail(
+                    f"AccessKey of {value['user_name']}: {value['action']} ({value['access_key_id']}), "
+                    f"delivered to connection {value['sink_conn_id']}"
+                )
+                summary.append(f"{dag_id}: AccessKey {value['action']}")
             if str(value.get("format", "")).startswith("clarityq.access-result"):
                 summary.append(f"{dag_id}: {show_access_result(value)}")
             if "summary_table" in value:
