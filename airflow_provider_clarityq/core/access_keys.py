@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
 
+from airflow_provider_clarityq.core.dates import parse_iso_utc
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line
 from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
 from airflow_provider_clarityq.core.secret_sinks import (
@@ -287,16 +288,7 @@ class KeyBackend(Protocol):
 
 def parse_ram_date(value: object) -> datetime | None:
     """RAM's ISO 8601 UTC dates (``2026-11-23T10:00:00Z``) as aware datetimes; None when absent or odd."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_iso_utc(value)
 
 
 def _error_code(exc: BaseException) -> str:

@@ -26,9 +26,10 @@ import io
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_clarityq.core.dates import parse_iso_utc
 from airflow_provider_clarityq.core.health.checks import (
     AccessKeyInfo,
     CallerIdentity,
@@ -253,7 +254,7 @@ class MaxComputeProbe:
 
         body = self._client("ram").list_access_keys(models.ListAccessKeysRequest(user_name=user_name)).body
         keys = getattr(getattr(body, "access_keys", None), "access_key", None) or []
-        return [AccessKeyInfo(str(k.access_key_id), str(k.status or ""), _parse_time(k.create_date)) for k in keys]
+        return [AccessKeyInfo(str(k.access_key_id), str(k.status or ""), parse_iso_utc(k.create_date)) for k in keys]
 
     def access_key_last_used(self, user_name: str, access_key_id: str) -> datetime | None:
         from alibabacloud_ram20150501 import models
@@ -261,26 +262,13 @@ class MaxComputeProbe:
         request = models.GetAccessKeyLastUsedRequest(user_name=user_name, user_access_key_id=access_key_id)
         body = self._client("ram").get_access_key_last_used(request).body
         last = getattr(body, "access_key_last_used", None)
-        return _parse_time(getattr(last, "last_used_date", None))
+        return parse_iso_utc(getattr(last, "last_used_date", None))
 
 
 def _stop_quietly(instance: Any) -> None:
     """Best effort: do not leave a query running after the check gave up on it."""
     with contextlib.suppress(Exception):  # the original error is what matters
         instance.stop()
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def parse_csv_result(text: str) -> QueryResult:
