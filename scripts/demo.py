@@ -141,7 +141,8 @@ def run_dag(dag_id: str) -> dict[str, Any]:
                 XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
             )
         ).all()
-        values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+        by_task = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+        values = {t: by_task[t] for t in bag.dags[dag_id].task_ids if t in by_task}  # in the DAG's order
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
     detail(f"{dag_id}: {run.state} in {elapsed:.1f} s ({', '.join(f'{t}={s}' for t, s in sorted(states.items()))})")
     if str(run.state) != "success":
@@ -184,7 +185,7 @@ def main() -> int:
     for dag_id in DAGS:
         say(f"Running {dag_id}")
         values = run_dag(dag_id)
-        for _task_id, value in sorted(values.items()):
+        for value in values.values():
             if not isinstance(value, dict):
                 continue
             if "user_uid" in value and "created" in value:
