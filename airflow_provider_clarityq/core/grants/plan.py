@@ -193,14 +193,26 @@ class CreateRole(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GrantActions(Step):
-    """Several actions on one object in one statement (MaxCompute has no multi-object GRANT)."""
+class _ActionsStep(Step):
+    """Actions of one grantee on one object; a grant and a revoke differ only in direction."""
 
-    kind: ClassVar[str] = "grant_actions"
     project: str
     grantee: Grantee
     object: ObjectRef
     actions: tuple[Action, ...]
+
+    def args(self) -> dict[str, Any]:
+        return _acl_args(self.grantee, self.object, self.actions)
+
+    def grants(self) -> frozenset[Grant]:
+        return expand(self.grantee, self.object, self.actions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantActions(_ActionsStep):
+    """Several actions on one object in one statement (MaxCompute has no multi-object GRANT)."""
+
+    kind: ClassVar[str] = "grant_actions"
 
     @property
     def phase(self) -> Phase:
@@ -209,12 +221,6 @@ class GrantActions(Step):
     @property
     def statement(self) -> str:
         return render.render_grant(self)
-
-    def args(self) -> dict[str, Any]:
-        return _acl_args(self.grantee, self.object, self.actions)
-
-    def grants(self) -> frozenset[Grant]:
-        return expand(self.grantee, self.object, self.actions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,13 +243,9 @@ class GrantRole(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RevokeActions(Step):
+class RevokeActions(_ActionsStep):
     kind: ClassVar[str] = "revoke_actions"
     destructive: ClassVar[bool] = True
-    project: str
-    grantee: Grantee
-    object: ObjectRef
-    actions: tuple[Action, ...]
 
     @property
     def phase(self) -> Phase:
@@ -252,12 +254,6 @@ class RevokeActions(Step):
     @property
     def statement(self) -> str:
         return render.render_revoke(self)
-
-    def args(self) -> dict[str, Any]:
-        return _acl_args(self.grantee, self.object, self.actions)
-
-    def grants(self) -> frozenset[Grant]:
-        return expand(self.grantee, self.object, self.actions)
 
 
 @dataclass(frozen=True, kw_only=True)
