@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
-from alibabacloud_ram20150501.client import Client as RamClient
-from alibabacloud_tea_openapi.utils_models import Config
-from odps import ODPS
+from support import owner_odps, owner_ram
 
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
@@ -35,29 +33,6 @@ class Reader:
     @property
     def principal(self) -> str:
         return f"RAM${self.account_id}:{self.user_uid}"
-
-
-def owner_odps(emu: RunningEmulator) -> ODPS:
-    info = emu.info
-    return ODPS(
-        info.access_key_id,
-        info.access_key_secret,
-        info.project,
-        endpoint=info.maxcompute_endpoint,
-        overwrite_global=False,
-    )
-
-
-def owner_ram(emu: RunningEmulator) -> RamClient:
-    info = emu.info
-    return RamClient(
-        Config(
-            access_key_id=info.access_key_id,
-            access_key_secret=info.access_key_secret,
-            endpoint=info.ram_endpoint,
-            protocol="http",
-        )
-    )
 
 
 def run_as_owner(emu: RunningEmulator, *statements: str) -> None:

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
-from alibabacloud_ram20150501.client import Client as RamClient
-from alibabacloud_tea_openapi.utils_models import Config
 from odps import ODPS
+from support import owner_ram
 
 from airflow_provider_clarityq.core.access_keys import (
     AccessKeyManager,
@@ -50,17 +49,6 @@ CONTEXT: Any = {}
 
 # --------------------------------------------------------------------------------------------------
 # Set-up: seed 000 steps 2-3 minus the AccessKey, and the demo's secrets backend
-
-
-def owner_ram(emu: RunningEmulator) -> RamClient:
-    info = emu.info
-    config = Config(
-        access_key_id=info.access_key_id,
-        access_key_secret=info.access_key_secret,
-        endpoint=info.ram_endpoint,
-        protocol="http",
-    )
-    return RamClient(config)
 
 
 def provision_user_without_key(emu: RunningEmulator) -> None:

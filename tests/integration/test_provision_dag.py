@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
-from alibabacloud_ram20150501.client import Client as RamClient
-from alibabacloud_tea_openapi.utils_models import Config
 from odps import ODPS, errors
+from support import owner_odps as owner
+from support import owner_ram
 
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
@@ -76,29 +76,6 @@ def mutating(requests: list[dict[str, Any]]) -> list[str]:
         elif r["service"] == "ram" and (r.get("action") or "").startswith(MUTATING_ACTIONS):
             found.append(f"ram:{r['action']}")
     return found
-
-
-def owner(emu: RunningEmulator) -> ODPS:
-    info = emu.info
-    return ODPS(
-        info.access_key_id,
-        info.access_key_secret,
-        info.project,
-        endpoint=info.maxcompute_endpoint,
-        overwrite_global=False,
-    )
-
-
-def owner_ram(emu: RunningEmulator) -> RamClient:
-    info = emu.info
-    return RamClient(
-        Config(
-            access_key_id=info.access_key_id,
-            access_key_secret=info.access_key_secret,
-            endpoint=info.ram_endpoint,
-            protocol="http",
-        )
-    )
 
 
 def acl(answer: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...]]]:
