@@ -34,9 +34,7 @@ def test_environment_variable_is_found_and_named(monkeypatch: pytest.MonkeyPatch
     assert resolve_connection("clarityq_nowhere") is None
 
 
-def test_the_tasks_secrets_backend_shadows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, local_file: Path
-) -> None:
+def test_the_tasks_secrets_backend_shadows_the_environment(monkeypatch: pytest.MonkeyPatch, local_file: Path) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_LOOKUP", json.dumps(READER))
     local_file.write_text(json.dumps({"clarityq_lookup": {**READER, "login": "LTAIfile", "password": "file-secret"}}))
     found = resolve_connection("clarityq_lookup")
