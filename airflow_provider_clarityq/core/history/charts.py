@@ -76,9 +76,15 @@ def _svg(fig: Figure) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 width="100%"', text, count=1)
 
 
-def _date_axis(ax: Axes) -> None:
+def _date_axis(ax: Axes, series: Sequence[Point]) -> None:
+    """Dates on x, padded so one report or one night still gets a readable axis (not years around it)."""
+    from datetime import timedelta
+
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
+    first, last = series[0].at, series[-1].at
+    pad = max((last - first) * 0.03, timedelta(hours=12))
+    ax.set_xlim(cast(Any, first - pad), cast(Any, last + pad))
     locator = AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
@@ -140,7 +146,7 @@ def verdict_chart(series: Sequence[Point], drift: Sequence[DriftEvent] = ()) -> 
         ax.set_ylim(-0.6, len(_VERDICT_ROWS) - 0.2)
         ax.grid(axis="y", visible=False)
         ax.set_title("Verdict of each health report")
-        _date_axis(ax)
+        _date_axis(ax, series)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         return _svg(fig)
 
@@ -178,13 +184,15 @@ def latency_chart(series: Sequence[Point]) -> str | None:
                     color=VERDICT_COLOURS["CONFIG_ERROR"],
                     zorder=4,
                 )
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
         ax.set_yscale("log")  # a 10 s timeout must not flatten the 50 ms lines
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("ms (log scale)")
         ax.set_title("Latency per check (a cross marks a failed check)")
-        _date_axis(ax)
+        _date_axis(ax, series)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         return _svg(fig)
 
@@ -226,7 +234,7 @@ def key_age_chart(series: Sequence[Point]) -> str | None:
         ax.set_ylim(0, top * 1.15 + 1)
         ax.set_ylabel("days")
         ax.set_title("Age of the AccessKey in use")
-        _date_axis(ax)
+        _date_axis(ax, series)
         return _svg(fig)
 
     result: str = _with_rc(draw)

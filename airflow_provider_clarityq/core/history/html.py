@@ -44,6 +44,7 @@ figure svg{display:block;height:auto}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{border:1px solid #e0e0e0;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.name code{white-space:nowrap}
 code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f5f5f5;padding:1px 3px;
 border-radius:3px;white-space:pre-wrap;word-break:break-word}
 .diff{font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}.add{color:#1b5e20}.del{color:#b71c1c}
@@ -102,8 +103,8 @@ def _latest_table(report: Mapping[str, Any]) -> str:
         fix = check.get("remediation")
         rows.append(
             "<tr>"
-            f"<td><code>{_e(check.get('name'))}</code></td><td>{_status(check.get('status'))}</td>"
-            f"<td><code>{_e(check.get('code'))}</code></td><td class=num>{_e(check.get('duration_ms'))}</td>"
+            f"<td class=name><code>{_e(check.get('name'))}</code></td><td>{_status(check.get('status'))}</td>"
+            f"<td class=name><code>{_e(check.get('code'))}</code></td><td class=num>{_e(check.get('duration_ms'))}</td>"
             f"<td>{_e(check.get('message'))}</td><td>{f'<code>{_e(fix)}</code>' if fix else ''}</td>"
             "</tr>"
         )

@@ -77,7 +77,7 @@ def test_the_latest_report_table_lists_each_check_with_its_fix(
     latest = month[0][-1].report
     latest_section = page.split("<h2>Latest report", 1)[1].split("<h2>", 1)[0]
     for check in latest["checks"]:
-        assert f"<code>{check['name']}</code>" in latest_section
+        assert f"<td class=name><code>{check['name']}</code></td>" in latest_section
         assert f"<td class=num>{check['duration_ms']}</td>" in latest_section
         assert html.escape(check["message"]) in latest_section
 
