@@ -253,7 +253,7 @@ def _statement(step: Mapping[str, Any]) -> str | None:
     return None
 
 
-def plan_diff(plan: Mapping[str, Any]) -> PlanDiff:
+def plan_diff(plan: object) -> PlanDiff:
     """The diff of a plan JSON; refuses anything that is not an access plan of format 1."""
     if not isinstance(plan, Mapping) or plan.get("format") != PLAN_FORMAT:
         found = plan.get("format") if isinstance(plan, Mapping) else type(plan).__name__
