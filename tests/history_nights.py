@@ -20,7 +20,13 @@ ROLE = "clarityq_reader"
 #: A connection secret the reports must never carry; the tests hand it to the store and search for it.
 SECRET = "Sx9kQ2vLrT7mN4pW8zY1bC6dF3gH5jKe"
 KEY_LIMIT = 90
-FIRST_NIGHT = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def first_night(count: int) -> datetime:
+    """02:00 UTC ``count`` days ago: the last night is last night, so a store's retention keeps them all."""
+    today = datetime.now(timezone.utc).replace(hour=2, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=count)
+
 
 BASE_GRANTS = (
     (f"role/{ROLE}", "project", PROJECT, ["CreateInstance", "List"]),
@@ -62,9 +68,9 @@ def _kind(index: int) -> str:
     return "normal"
 
 
-def night_report(index: int, key_age: int, rng: random.Random) -> HealthReport:
+def night_report(index: int, key_age: int, rng: random.Random, first: datetime) -> HealthReport:
     kind = _kind(index)
-    at = FIRST_NIGHT + timedelta(days=index, seconds=rng.randint(0, 90))
+    at = first + timedelta(days=index, seconds=rng.randint(0, 90))
     creep = index // 3
 
     def ms(base: int) -> int:
@@ -174,10 +180,11 @@ def night_report(index: int, key_age: int, rng: random.Random) -> HealthReport:
 def nights(count: int, *, seed: int = 18, first_key_age: int = 80) -> list[Night]:
     """``count`` nights; the key is rotated (age 0) two nights after it passes the limit."""
     rng = random.Random(seed)
+    first = first_night(count)
     result = []
     age = first_key_age
     for index in range(count):
-        report = night_report(index, age, rng)
+        report = night_report(index, age, rng, first)
         result.append(
             Night(
                 index,

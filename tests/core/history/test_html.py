@@ -176,12 +176,15 @@ def test_an_empty_history_says_so() -> None:
 
 
 def test_repeats_show_the_last_time_seen(tmp_path: Path) -> None:
+    from datetime import datetime
+
     store = SQLiteHistoryStore(tmp_path / "h.sqlite3")
     report = nights(1)[0].report
     source = ReportSource("d", "t", "r", 1, -1)
     store.append(CONN, report, source=source)
-    store.append(CONN, dict(report, started_at="2026-03-01T05:30:00Z"), source=source)
+    later = datetime.fromisoformat(report["started_at"].replace("Z", "+00:00")).replace(hour=5, minute=30)
+    store.append(CONN, dict(report, started_at=later.isoformat()), source=source)
     row = _rows(render_health_html(store.reports(CONN), conn_id=CONN))
     ((time, _, seen, *_),) = row.values()
     assert seen == "2"
-    assert time.endswith("to 2026-03-01 05:30 UTC")
+    assert time.endswith(f"to {later:%Y-%m-%d} 05:30 UTC")
