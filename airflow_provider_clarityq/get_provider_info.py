@@ -26,12 +26,21 @@ MODULES: dict[str, list[str]] = {
     "operators": [
         "airflow_provider_clarityq.operators.access_keys",
         "airflow_provider_clarityq.operators.grants",
+        "airflow_provider_clarityq.operators.health_report",
         "airflow_provider_clarityq.operators.ram",
         "airflow_provider_clarityq.operators.validation",
     ],
     "sensors": ["airflow_provider_clarityq.sensors.health"],
     "triggers": ["airflow_provider_clarityq.triggers.health"],
 }
+
+#: Operator extra links (the API server must know them to show a task's buttons). The plugin serving the pages
+#: they open is registered through the ``airflow.plugins`` entry point, not here: Airflow loads provider-info
+#: plugins only with ``[core] lazy_discover_providers = False``.
+EXTRA_LINKS: list[str] = [
+    "airflow_provider_clarityq.links.reports.ClarityQHealthReportLink",
+    "airflow_provider_clarityq.links.reports.ClarityQAccessPlanLink",
+]
 
 _OPTIONAL_STRING: dict[str, Any] = {"type": ["string", "null"]}
 
@@ -113,8 +122,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 #: deployment administrators set these; DAG run params cannot change them.
 CONFIG: dict[str, Any] = {
     "clarityq": {
-        "description": "Where the AccessKey operators deliver a new key: the place Airflow reads the reader's "
-        "connection from.",
+        "description": "Where the AccessKey operators deliver a new key (the place Airflow reads the reader's "
+        "connection from), and where the health history and its HTML reports are kept.",
         "options": {
             "secret_sink": {
                 "description": "auto: the LocalFilesystemBackend file when that is the tasks' secrets backend, the "
@@ -141,6 +150,39 @@ CONFIG: dict[str, Any] = {
                 "version_added": "0.2.0",
                 "type": "string",
                 "example": "/opt/airflow/secrets/connections.json",
+                "default": "",
+            },
+            "history_store": {
+                "description": "Where every health report of the validation operator and the health sensor is "
+                "recorded: sqlite (the file history_path; all writers on one host), none (record nothing), or "
+                "package.module:callable, a factory returning a history store (workers on several hosts).",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "none",
+                "default": "sqlite",
+            },
+            "history_path": {
+                "description": "The SQLite health history file, on a local disk of the host running the workers "
+                "(and the API server, to serve the Health report link). Empty: "
+                "$AIRFLOW_HOME/clarityq/health_history.sqlite3.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "/var/lib/airflow/clarityq/health_history.sqlite3",
+                "default": "",
+            },
+            "history_retention_days": {
+                "description": "Health reports older than this many days are deleted from the history.",
+                "version_added": "0.2.0",
+                "type": "integer",
+                "example": "90",
+                "default": "400",
+            },
+            "reports_dir": {
+                "description": "Directory of the HTML health reports (health-<conn_id>.html). Empty: "
+                "$AIRFLOW_HOME/clarityq/reports.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "/var/lib/airflow/clarityq/reports",
                 "default": "",
             },
         },
@@ -177,6 +219,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "config": copy.deepcopy(CONFIG),
+        "extra-links": list(EXTRA_LINKS),
     }
     for key, modules in MODULES.items():
         entries = _integration_entries(modules)

@@ -8,6 +8,10 @@ e.g. ``GRANT CreateInstance ON PROJECT my_project TO ROLE clarityq_reader;``.
 
 An UNREACHABLE verdict raises a retryable error: give the task ``retries`` if a transient network or
 service problem at night should be retried before it counts as a failure.
+
+Every report goes into the health history, and ``write_report`` (a teardown: it runs whatever the check
+found, without deciding the run's state) writes the history as one HTML page,
+``$AIRFLOW_HOME/clarityq/reports/health-clarityq_reader.html``; the tasks' **Health report** link opens it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pendulum
 from airflow.sdk import DAG, Asset
 
 from airflow_provider_clarityq.core.health import health_asset_uri
+from airflow_provider_clarityq.operators.health_report import ClarityQHealthReportOperator
 from airflow_provider_clarityq.operators.validation import ClarityQValidationOperator
 
 CONN_ID = "clarityq_reader"
@@ -30,8 +35,9 @@ with DAG(
     tags=["clarityq", "maxcompute", "health"],
     doc_md=__doc__,
 ):
-    ClarityQValidationOperator(
+    check = ClarityQValidationOperator(
         task_id="check_connection",
         maxcompute_conn_id=CONN_ID,
         outlets=[HEALTH],
     )
+    check >> ClarityQHealthReportOperator(task_id="write_report", maxcompute_conn_id=CONN_ID).as_teardown()

@@ -5,7 +5,8 @@
    ``clarityq_reader`` to a 0600 connections file read by Airflow's LocalFilesystemBackend,
 3. run ``clarityq_provision_access``, ``clarityq_connection_health`` and ``clarityq_sync`` through
    real Airflow (``dag.test()`` on a SQLite metadata DB),
-4. print the applied plan, the health report and where the sync output is.
+4. print the applied plan, the health report and where the sync output is, and end with the path of
+   the HTML health report (the health history as one page).
 
 A second run finds everything in place and applies 0 changes.
 """
@@ -153,9 +154,9 @@ def run_dag(dag_id: str) -> dict[str, Any]:
 
 def show_access_result(value: dict[str, Any]) -> str:
     """Print the plan as the planner renders it and say how many changes were applied."""
-    from airflow_provider_clarityq.core.grants.plan import Plan
+    from airflow_provider_clarityq.core.grants.plan_diff import plan_diff
 
-    print(Plan.from_dict(value["plan"]).to_text())
+    print(plan_diff(value["plan"]).to_text())
     changed = sum(1 for step in value["steps"] if step["outcome"] == "executed")
     line = f"{changed} change(s) applied, {value['requests']['total']} request(s)"
     detail(line)
@@ -182,6 +183,7 @@ def main() -> int:
     migrate_db()
 
     summary: list[str] = []
+    health_page = None
     for dag_id in DAGS:
         say(f"Running {dag_id}")
         values = run_dag(dag_id)
@@ -204,12 +206,17 @@ def main() -> int:
             if "summary_table" in value:
                 print(value["summary_table"])
                 summary.append(f"{dag_id}: {value.get('verdict')}")
+            if str(value.get("path", "")).endswith(".html"):
+                health_page = value["path"]
+                detail(f"health report ({value['reports']} report(s) in the history): {health_page}")
             if "output_path" in value:
                 detail(f"sync output: {value['output_path']}")
                 summary.append(f"{dag_id}: wrote {value['output_path']}")
     say("Done")
     for line in summary:
         detail(line)
+    if health_page:
+        say(f"Health report: {health_page}")
     return 0
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_clarityq.links.reports import ClarityQAccessPlanLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -65,6 +67,7 @@ class MaxComputeGrantsOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".yaml", ".yml", ".json")
     template_fields_renderers = {"spec": "yaml"}
+    operator_extra_links = (ClarityQAccessPlanLink(),)
     ui_color = "#ffe8cc"
 
     def __init__(
@@ -158,7 +161,9 @@ class MaxComputeGrantsOperator(BaseOperator):
         return data
 
     def _log_plan(self, plan: Plan) -> None:
-        self.log.info("%s", plan.to_text())
+        from airflow_provider_clarityq.core.grants.plan_diff import plan_diff
+
+        self.log.info("%s", plan_diff(plan.to_dict()).to_text())
 
 
 class MaxComputeSecurityQueryOperator(BaseOperator):

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -55,6 +57,7 @@ class ClarityQValidationOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table", "validations")
     template_fields_renderers = {"validations": "json"}
+    operator_extra_links = (ClarityQHealthReportLink(),)
     ui_color = "#d4ecfa"
 
     def __init__(
@@ -105,9 +108,12 @@ class ClarityQValidationOperator(BaseOperator):
         return check_client_source(self.hook, options, validations=validations, conn_id=self.maxcompute_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_clarityq.utils.health_history import record_health_report
+
         report = self.run_checks()
         self.log.info("%s", report.summary_table())
         payload = report.to_dict()
+        record_health_report(payload, conn_id=self.maxcompute_conn_id, context=context, hook=self.hook, log=self.log)
         decision = report.gate(accept_degraded=self.accept_degraded)
         if decision != "pass":
             # The report stays readable (XCom return_value) although the task fails.

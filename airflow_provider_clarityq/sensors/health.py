@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -82,6 +84,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table")
+    operator_extra_links = (ClarityQHealthReportLink(),)
     ui_color = "#d4ecfa"
 
     def __init__(
@@ -128,9 +131,17 @@ class ClarityQHealthSensor(BaseSensorOperator):
 
         return check_client_source(self.hook, self.health_options(), conn_id=self.maxcompute_conn_id)
 
+    def _record(self, report: HealthReport, context: Context) -> None:
+        from airflow_provider_clarityq.utils.health_history import record_health_report
+
+        record_health_report(
+            report.to_dict(), conn_id=self.maxcompute_conn_id, context=context, hook=self.hook, log=self.log
+        )
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
         report = self._check()
         self.log.info("%s", report.summary_table())
+        self._record(report, context)
         decision = report.gate(accept_degraded=self.accept_degraded)
         if decision == "pass":
             return PokeReturnValue(is_done=True, xcom_value=report.to_dict())
@@ -178,6 +189,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
         except ReportFormatError as err:
             raise AirflowException(f"the health trigger's report is unreadable: {err}") from None
         self.log.info("%s", report.summary_table())
+        self._record(report, context)
         if status == "healthy":
             return report.to_dict()
         if status == "config_error":

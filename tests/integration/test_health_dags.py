@@ -103,6 +103,9 @@ def test_provisioned_reader_is_healthy_and_the_sync_runs(
     report = health.report("check_connection")
     assert report["verdict"] == "HEALTHY", report["summary_table"]
     assert all(check(report, name)["status"] == "pass" for name in (*SEED_CHECKS, "least_privilege"))
+    held = {(g["object_type"], g["object"], a) for g in check(report, "least_privilege")["details"]["grants"]
+            for a in g["actions"] if g["effect"] == "Allow"}  # fmt: skip
+    assert {("project", PROJECT, "CreateInstance"), ("project", PROJECT, "List")} <= held
     assert check(report, "key_hygiene")["code"] == "KEY_INFO_UNAVAILABLE"  # a reader may not read RAM keys
     assert report["principal"] == reader.principal
     assert len(health.health_events) == 1
@@ -169,7 +172,7 @@ def test_revoked_create_instance_is_a_config_error_with_the_missing_grant(
     owner.run(f"REVOKE CreateInstance ON PROJECT {PROJECT} FROM ROLE clarityq_reader;")
     health = run_dag(HEALTH_DAG)
     assert health.state == "failed"
-    assert health.tasks == {"check_connection": "failed"}
+    assert health.tasks == {"check_connection": "failed", "write_report": "success"}  # the report still written
     report = health.report("check_connection")  # pushed although the task failed
     assert report["verdict"] == "CONFIG_ERROR" and report["retryable"] is False
     query = check(report, "query_works")

@@ -581,6 +581,7 @@ def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
     findings = audit_grants(view, role=state.options.role, principal=principal)
     details = {
         "roles": list(view.roles),
+        "grants": [entry.to_dict() for entry in view.entries],
         "findings": [{"grant": f.what, "fix": f.fix} for f in findings],
     }
     if not findings:
@@ -957,6 +958,17 @@ class GrantEntry:
     @property
     def object_name(self) -> str:
         return _resource_parts(self.resource)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry in a report's details: what the reader holds, so the history can show drift."""
+        return {
+            "section": self.section,
+            "grantee": self.grantee,
+            "object_type": self.object_type,
+            "object": self.object_name,
+            "actions": list(self.actions),
+            "effect": self.effect,
+        }
 
 
 @dataclass(frozen=True)

@@ -471,6 +471,29 @@ def test_text_layout_gives_the_same_audit() -> None:
     assert f"REVOKE etl FROM {PRINCIPAL};" in fix
 
 
+def test_the_audit_lists_every_grant_it_read_for_the_history() -> None:
+    """The history shows grant drift between nights from these entries (additive key of report v1)."""
+    text = (
+        "[roles]\nclarityq_reader\n\n"
+        "Authorization Type: ACL\n"
+        "[role/clarityq_reader]\n"
+        "A\tprojects/sales: List | CreateInstance\n"
+        "A\tprojects/sales/tables/*: Describe | Select\n"
+        "D\tprojects/sales/tables/secret: Select\n"
+    )
+    check = run(FakeProbe(grants=text)).check("least_privilege")
+    assert check.status == "pass"
+    grantee = "role/clarityq_reader"
+    assert check.to_dict()["details"]["grants"] == [
+        {"section": "ACL", "grantee": grantee, "object_type": "project", "object": "sales",
+         "actions": ["List", "CreateInstance"], "effect": "Allow"},
+        {"section": "ACL", "grantee": grantee, "object_type": "table", "object": "*",
+         "actions": ["Describe", "Select"], "effect": "Allow"},
+        {"section": "ACL", "grantee": grantee, "object_type": "table", "object": "secret",
+         "actions": ["Select"], "effect": "Deny"},
+    ]  # fmt: skip
+
+
 def test_main_account_key_is_flagged() -> None:
     identity = CallerIdentity(ACCOUNT, ACCOUNT, f"acs:ram::{ACCOUNT}:root", "Account")
     report = run(FakeProbe(identity=identity))
