@@ -6,9 +6,11 @@ Airflow reads its configuration at import time, so the environment is prepared i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,25 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+
+
+def _forget_secrets_backends() -> None:
+    """Airflow memoises a configured secrets backend per process; tests that configure one start afresh."""
+    from airflow.sdk.configuration import clear_secrets_backends_cache
+
+    clear_secrets_backends_cache()
+
+
+@pytest.fixture
+def airflow_connections_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """The demo's deployment: Airflow reads connections from this LocalFilesystemBackend file, and the key
+    step writes the reader's AccessKey into it."""
+    path = tmp_path / "airflow-connections.json"
+    path.write_text("{}")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.secrets.local_filesystem.LocalFilesystemBackend")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": str(path)}))
+    monkeypatch.delenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE", raising=False)
+    _forget_secrets_backends()
+    yield path
+    monkeypatch.undo()
+    _forget_secrets_backends()

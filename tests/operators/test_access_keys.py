@@ -71,6 +71,9 @@ def no_backend(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "AIRFLOW__CLARITYQ__AIRFLOW_API_CONN_ID",
     ):
         monkeypatch.delenv(name, raising=False)
+    from airflow.sdk.configuration import clear_secrets_backends_cache
+
+    clear_secrets_backends_cache()
     return monkeypatch
 
 
