@@ -118,6 +118,45 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+#: The ``[clarityq]`` configuration section (``airflow config list``, ``AIRFLOW__CLARITYQ__<OPTION>``). Only
+#: deployment administrators set these; DAG run params cannot change them.
+CONFIG: dict[str, Any] = {
+    "clarityq": {
+        "description": "Where the AccessKey operators deliver a new key: the place Airflow reads the reader's "
+        "connection from.",
+        "options": {
+            "secret_sink": {
+                "description": "auto: the LocalFilesystemBackend file when that is the tasks' secrets backend, the "
+                "metadata DB (through the REST API, see airflow_api_conn_id) when no backend is configured; "
+                "airflow_api or connections_file to force one; or package.module:callable, a factory returning a "
+                "SecretSink for any other secrets backend.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "airflow_api",
+                "default": "auto",
+            },
+            "airflow_api_conn_id": {
+                "description": "Connection to Airflow's REST API used to write connections into the metadata DB: "
+                "host = API server base URL (https, or http on loopback), login/password of a user allowed to edit "
+                "connections, or an empty login and a JWT as password.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "clarityq_airflow_api",
+                "default": "clarityq_airflow_api",
+            },
+            "connections_file": {
+                "description": "LocalFilesystemBackend connections file to write, when it is not the backend's "
+                "connections_file_path.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "/opt/airflow/secrets/connections.json",
+                "default": "",
+            },
+        },
+    }
+}
+
+
 def _integration_entries(modules: list[str]) -> list[dict[str, Any]]:
     return [{"integration-name": INTEGRATION_NAME, "python-modules": list(modules)}] if modules else []
 
@@ -146,6 +185,7 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": copy.deepcopy(CONN_FIELDS),
             }
         ],
+        "config": copy.deepcopy(CONFIG),
     }
     for key, modules in MODULES.items():
         entries = _integration_entries(modules)

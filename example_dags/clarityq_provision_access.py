@@ -3,7 +3,7 @@
 Runs with the owner's (or an admin's) credentials in the Airflow connection ``clarityq_admin``; the
 MaxCompute project is the connection's project. Four tasks:
 
-1. ``validate_spec`` builds seed 000's access spec from the params (``ram_user``, ``role``) and the
+1. ``validate_spec`` builds seed 000's access spec from this file's ``RAM_USER`` and ``ROLE`` and the
    connection's project and validates it - a bad or hostile name fails here, before any request.
 2. ``ensure_ram_user`` creates the RAM user if it is missing and returns the main account's and the
    user's UIDs (``RAM$<account>:<uid>``). In ``plan`` mode it only looks.
@@ -14,9 +14,12 @@ MaxCompute project is the connection's project. Four tasks:
 
 4. ``ensure_access_key`` gives the RAM user a permanent AccessKey only when the ``clarityq_reader``
    connection holds no working one (seed 000 step 2), verifies it, and writes it straight to that
-   connection (the LocalFilesystemBackend connections file): the secret never reaches XCom or logs.
+   connection where Airflow reads it (the deployment's ``[clarityq] secret_sink``): the secret never
+   reaches XCom or logs.
 
-Re-running is safe: a converged project gets no mutating request and no new key.
+Re-running is safe: a converged project gets no mutating request and no new key. What is managed (the
+RAM user, the role, the project, the reader connection) is fixed in this file; a run's params choose
+only the ``mode``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from airflow_provider_clarityq.operators.grants import MaxComputeGrantsOperator
 from airflow_provider_clarityq.operators.ram import RamUserOperator
 
 CONN_ID = "clarityq_admin"
+RAM_USER = "clarityq"
+ROLE = "clarityq_reader"
+READER_CONN_ID = "clarityq_reader"
 
 with DAG(
     dag_id="clarityq_provision_access",
@@ -41,8 +47,6 @@ with DAG(
     tags=["clarityq", "maxcompute", "access"],
     doc_md=__doc__,
     params={
-        "ram_user": Param("clarityq", type="string", description="RAM user ClarityQ connects as."),
-        "role": Param("clarityq_reader", type="string", description="Project role holding the read grants."),
         "mode": Param(
             "apply",
             type="string",
@@ -53,14 +57,13 @@ with DAG(
 ):
 
     @task
-    def validate_spec(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def validate_spec() -> dict[str, Any]:
         """Seed 000's spec for the connection's project, validated before anything talks to Alibaba Cloud."""
         from airflow_provider_clarityq.core.grants.spec import load_spec
         from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
         project = MaxComputeHook(maxcompute_conn_id=CONN_ID).project  # read from the connection, no request
-        values = params or {}  # Airflow passes the run's params
-        spec = load_spec({"ram_user": values["ram_user"], "role": values["role"], "projects": [{"project": project}]})
+        spec = load_spec({"ram_user": RAM_USER, "role": ROLE, "projects": [{"project": project}]})
         return spec.model_dump(mode="json")
 
     ensure_ram_user = RamUserOperator(
@@ -85,7 +88,7 @@ with DAG(
         task_id="ensure_access_key",
         maxcompute_conn_id=CONN_ID,
         ram_user="{{ ti.xcom_pull(task_ids='validate_spec')['ram_user'] }}",
-        sink_conn_id="clarityq_reader",
+        sink_conn_id=READER_CONN_ID,
         mode="{{ params.mode }}",
     )
 

@@ -18,5 +18,8 @@ def test_example_dags_import_without_errors() -> None:
     (asset,) = bag.dags["clarityq_sync"].schedule
     assert asset.uri == "clarityq://connection/clarityq_reader/health"
     assert bag.dags["clarityq_provision_access"].params["mode"] == "apply"
-    assert bag.dags["clarityq_provision_access"].params["ram_user"] == "clarityq"
-    assert bag.dags["clarityq_provision_access"].params["role"] == "clarityq_reader"
+    # What is managed is fixed in the DAG files; a run's params choose only how.
+    assert set(bag.dags["clarityq_provision_access"].params) == {"mode"}
+    rotation = bag.dags["clarityq_rotate_access_key"].params
+    assert set(rotation) == {"mode", "on_key_limit", "grace_period_hours"}
+    assert rotation.get_param("grace_period_hours").schema["minimum"] == 24

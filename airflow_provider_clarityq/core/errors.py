@@ -8,19 +8,40 @@ and the fix, and they never carry a secret: values that could be secret are neve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 REDACTED = "***"
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each non-empty secret in ``text`` with ``***``.
+#: A cut-off piece of a secret at least this long is still treated as the secret.
+MIN_SECRET_FRAGMENT = 8
 
-    Longest secrets go first so a secret that contains another is not half-replaced.
+
+def _secret_forms(secret: str) -> set[str]:
+    """The secret as other systems echo it: plain, URL-encoded (path and form style) and JSON-escaped."""
+    from urllib.parse import quote, quote_plus
+
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace each non-empty secret in ``text`` with ``***``: its plain, URL-encoded and JSON-escaped forms,
+    and the start or end of any of them cut to :data:`MIN_SECRET_FRAGMENT` characters or more (an error
+    that quotes a truncated request still holds part of the key).
+
+    Longest forms go first so a secret that contains another is not half-replaced.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    forms = {form for secret in secrets if secret for form in _secret_forms(secret)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+        for size in range(len(form) - 1, MIN_SECRET_FRAGMENT - 1, -1):
+            head, tail = form[:size], form[-size:]
+            if head in text:
+                text = text.replace(head, REDACTED)
+            if tail in text:
+                text = text.replace(tail, REDACTED)
     return text
 
 

@@ -34,21 +34,28 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
-from airflow_provider_clarityq.core.errors import ClarityQError, one_line, redact
+from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line, redact
 
 __all__ = [
     "CONNECTION_FIELDS",
+    "LOCAL_FILESYSTEM_BACKEND",
+    "SINK_KINDS",
     "AirflowApiConnectionSink",
     "CallableSink",
     "ConnectionFileSink",
     "SecretSink",
+    "SinkChoice",
     "SinkError",
+    "choose_sink",
+    "parse_sink_setting",
 ]
 
 #: Keys an Airflow connection entry may have (what ``LocalFilesystemBackend`` and the REST API accept).
@@ -68,6 +75,98 @@ class SecretSink(Protocol):
     def read(self, conn_id: str) -> dict[str, Any] | None: ...
 
     def deliver(self, conn_id: str, fields: Mapping[str, Any]) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Which sink: the place Airflow itself reads the reader's connection from
+
+#: Values of the ``[clarityq] secret_sink`` option besides ``<module>:<factory>``.
+SINK_KINDS = ("auto", "airflow_api", "connections_file")
+LOCAL_FILESYSTEM_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+_SETTING = "[clarityq] secret_sink"
+_FACTORY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class SinkChoice:
+    """Where the key step writes: ``kind`` is ``connections_file`` (with ``path``), ``airflow_api`` (the
+    metadata DB through the REST API) or ``factory`` (``module:callable`` returning a :class:`SecretSink`);
+    ``reason`` says why, for the task log."""
+
+    kind: str
+    reason: str
+    path: str | None = None
+    factory: str | None = None
+
+
+def parse_sink_setting(value: str | None) -> str:
+    """Validate ``[clarityq] secret_sink``: one of :data:`SINK_KINDS` or ``package.module:callable``.
+
+    Cheap and free of I/O, so operators call it while the DAG file is parsed.
+    """
+    text = (value or "").strip() or "auto"
+    if text in SINK_KINDS or _FACTORY.fullmatch(text):
+        return text
+    raise ConfigurationError(
+        "secret_sink",
+        f"is {text[:60]!r}",
+        f"use one of {', '.join(SINK_KINDS)}, or package.module:callable for a factory returning a SecretSink",
+        context="Airflow configuration option",
+        label=_SETTING,
+    )
+
+
+def choose_sink(
+    setting: str | None,
+    *,
+    backend: str | None,
+    backend_kwargs: Mapping[str, Any] | None = None,
+    connections_file: str | None = None,
+) -> SinkChoice:
+    """Decide where a connection must be written so that Airflow's own lookup returns it.
+
+    A task resolves a connection from the configured secrets backend first, then ``AIRFLOW_CONN_*``
+    variables, then the metadata DB (through the API server). ``auto`` therefore writes the
+    LocalFilesystemBackend file when that backend is configured (or ``connections_file`` names a file), the
+    metadata DB (REST API) when no backend is, and refuses to guess for any other backend. Whether Airflow
+    really returns what was written is checked after delivery, before any old key is touched.
+
+    :param setting: ``[clarityq] secret_sink`` (validated with :func:`parse_sink_setting`).
+    :param backend: the class path of the secrets backend tasks use (``[workers] secrets_backend``, else
+        ``[secrets] backend``), or None.
+    :param backend_kwargs: that backend's kwargs.
+    :param connections_file: ``[clarityq] connections_file``, which overrides the backend's file path.
+    """
+    kind = parse_sink_setting(setting)
+    backend = (backend or "").strip() or None
+    file_path = (connections_file or "").strip() or None
+    if file_path is None and backend == LOCAL_FILESYSTEM_BACKEND:
+        configured = (backend_kwargs or {}).get("connections_file_path")
+        file_path = configured.strip() if isinstance(configured, str) and configured.strip() else None
+    wants_file = kind == "auto" and (backend == LOCAL_FILESYSTEM_BACKEND or bool((connections_file or "").strip()))
+    if kind == "connections_file" or wants_file:
+        if file_path is None:
+            raise ConfigurationError(
+                "connections_file",
+                "is not set",
+                "set [clarityq] connections_file, or connections_file_path in [secrets] backend_kwargs of the "
+                "LocalFilesystemBackend",
+                context="Airflow configuration option",
+                label="[clarityq] connections_file",
+            )
+        return SinkChoice("connections_file", f"Airflow reads connections from the file {file_path}", path=file_path)
+    if kind == "airflow_api" or (kind == "auto" and backend is None):
+        return SinkChoice("airflow_api", "Airflow reads connections from its metadata DB (written via the REST API)")
+    if kind == "auto":
+        raise ConfigurationError(
+            "secret_sink",
+            f"is auto, but tasks read connections from the secrets backend {backend}, which this provider cannot write",
+            "set [clarityq] secret_sink = package.module:callable, a factory returning a SecretSink that writes "
+            "that backend (see docs/deploying.md)",
+            context="Airflow configuration option",
+            label=_SETTING,
+        )
+    return SinkChoice("factory", f"[clarityq] secret_sink names the factory {kind}", factory=kind)
 
 
 def _check_fields(fields: Mapping[str, Any], where: str) -> None:
@@ -299,6 +398,41 @@ class CallableSink:
 # Airflow REST API
 
 
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_base_url(base_url: str, *, allow_insecure_http: bool = False) -> None:
+    """Refuse an API base URL that is not ``https://`` unless it is loopback or explicitly allowed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(base_url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise SinkError(f"Airflow API base URL {base_url[:80]!r} is not an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise SinkError("Airflow API base URL must not hold credentials: put them in the connection's login/password")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+        raise SinkError(
+            f"Airflow API {parts.scheme}://{host}: plain HTTP to a remote host would send the AccessKey secret "
+            "unencrypted; use https://, or set allow_insecure_http: true in the API connection's extra if the "
+            "network path is private"
+        )
+
+
 class AirflowApiConnectionSink:
     """Connections stored through Airflow 3's REST API (``/api/v2/connections``).
 
@@ -314,6 +448,9 @@ class AirflowApiConnectionSink:
         params=, json=, headers=, timeout=)`` returning an object with ``status_code``, ``json()`` and
         ``text``): a ``requests.Session`` by default; ``fastapi.testclient.TestClient`` works in tests
         (with ``timeout_s=None``, which it does not take).
+    :param allow_insecure_http: accept ``http://`` for a host other than loopback. The sink sends the
+        AccessKey secret and the API password, so plain HTTP is refused unless the network path is
+        private (a cluster-internal service) and this is set on purpose.
     """
 
     def __init__(
@@ -325,7 +462,9 @@ class AirflowApiConnectionSink:
         password: str | None = None,
         session: Any = None,
         timeout_s: float | None = 30.0,
+        allow_insecure_http: bool = False,
     ) -> None:
+        check_api_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._username = username

@@ -3,15 +3,14 @@
 Seed 000 step 2 ends with "copy the AccessKey secret, it is shown only once". These operators create
 the key with the admin connection's RAM client, register the secret with Airflow's masker the moment
 CreateAccessKey returns, verify it (health checks ``authentication`` + ``project_accessible``), and
-write it into an Airflow connection (by default ``clarityq_reader``) in a sink:
+write it into an Airflow connection (by default ``clarityq_reader``) where Airflow itself reads it:
 
-* ``connections_file`` - the JSON/YAML file of Airflow's ``LocalFilesystemBackend``. Empty means: the
-  ``CLARITYQ_CONNECTIONS_FILE`` environment variable, else ``connections_file_path`` of
-  ``[secrets] backend_kwargs`` when ``[secrets] backend`` is the ``LocalFilesystemBackend``;
-* ``airflow_api_conn_id`` - an HTTP connection to Airflow's REST API (host = API server URL; password
-  = a JWT, or login + password to get one from ``/auth/token``);
-* ``sink`` - any object with ``read``/``deliver`` (:class:`~airflow_provider_clarityq.core.secret_sinks.CallableSink`
-  wraps two functions), for other secret managers.
+* by default, the sink the deployment configures in ``[clarityq] secret_sink`` (``auto``: the
+  LocalFilesystemBackend file when that is the tasks' secrets backend, else the metadata DB through the
+  REST API connection ``[clarityq] airflow_api_conn_id``); see
+  :mod:`airflow_provider_clarityq.utils.secret_sink`. No DAG edit is needed to switch deployments;
+* ``connections_file``, ``airflow_api_conn_id`` or ``sink`` - a DAG author's explicit choice (a file, a
+  REST API connection, or any :class:`~airflow_provider_clarityq.core.secret_sinks.SecretSink`).
 
 The secret never reaches XCom (the return value holds key IDs and what was done), task logs (masked,
 and never formatted into a message) or rendered fields (no template field holds it). See
@@ -20,8 +19,6 @@ and never formatted into a message) or rendered fields (no template field holds 
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -38,18 +35,12 @@ if TYPE_CHECKING:
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = [
-    "CONNECTIONS_FILE_ENV",
     "RamAccessKeyOperator",
     "RamAccessKeyRotationOperator",
-    "resolve_connections_file",
 ]
 
 DEFAULT_CONN_ID = "clarityq_default"
 DEFAULT_SINK_CONN_ID = "clarityq_reader"
-#: Environment variable naming the LocalFilesystemBackend connections file (the demo's is
-#: ``$CLARITYQ_DEMO_DIR/connections.json``).
-CONNECTIONS_FILE_ENV = "CLARITYQ_CONNECTIONS_FILE"
-_LOCAL_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
 
 
 def _mask(value: str | None) -> None:
@@ -58,36 +49,6 @@ def _mask(value: str | None) -> None:
         from airflow.sdk.log import mask_secret
 
         mask_secret(value)
-
-
-def resolve_connections_file(explicit: str | None) -> str:
-    """The connections file to write: the argument, else ``$CLARITYQ_CONNECTIONS_FILE``, else the
-    ``LocalFilesystemBackend``'s ``connections_file_path``; a clear error when none is set."""
-    from airflow_provider_clarityq.core.errors import ConfigurationError
-
-    if explicit and explicit.strip():
-        return explicit.strip()
-    from_env = os.environ.get(CONNECTIONS_FILE_ENV, "").strip()
-    if from_env:
-        return from_env
-    from airflow.sdk import conf
-
-    backend = (conf.get("secrets", "backend", fallback="") or "").strip()
-    if backend == _LOCAL_BACKEND:
-        raw = conf.get("secrets", "backend_kwargs", fallback="") or ""
-        try:
-            kwargs = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            kwargs = {}
-        path = kwargs.get("connections_file_path") if isinstance(kwargs, dict) else None
-        if isinstance(path, str) and path.strip():
-            return path.strip()
-    raise ConfigurationError(
-        "connections_file",
-        "is not set and no LocalFilesystemBackend connections file is configured",
-        f"pass connections_file=..., set {CONNECTIONS_FILE_ENV}, or configure [secrets] backend = {_LOCAL_BACKEND} "
-        'with backend_kwargs {"connections_file_path": "..."}; or use airflow_api_conn_id or sink instead',
-    )
 
 
 def _grace_period(value: timedelta | float | str | None) -> timedelta:
@@ -122,8 +83,8 @@ class RamAccessKeyOperator(BaseOperator):
         sink entry (its credentials never do).
     :param sink_conn_id: the connection that receives the key (``clarityq_reader``); must differ from
         ``maxcompute_conn_id``.
-    :param connections_file: LocalFilesystemBackend file (see the module docstring for the fallback).
-    :param airflow_api_conn_id: HTTP connection to Airflow's REST API, instead of a file.
+    :param connections_file: a LocalFilesystemBackend file, instead of the configured sink.
+    :param airflow_api_conn_id: a connection to Airflow's REST API, instead of the configured sink.
     :param sink: a :class:`~airflow_provider_clarityq.core.secret_sinks.SecretSink` object, instead of both.
     :param mode: ``plan`` only reports what would happen; ``apply`` (and ``sync``, accepted for the
         provisioning DAG's vocabulary) acts.
@@ -174,6 +135,10 @@ class RamAccessKeyOperator(BaseOperator):
         self.grace_period = grace_period
         self.verify_attempts = verify_attempts
         self.verify_backoff_s = verify_backoff_s
+        if sink is None and not airflow_api_conn_id and not connections_file:
+            from airflow_provider_clarityq.utils.secret_sink import configured_sink_setting
+
+            configured_sink_setting()  # a bad [clarityq] secret_sink fails when the DAG file is parsed
 
     @cached_property
     def hook(self) -> MaxComputeHook:
@@ -201,11 +166,7 @@ class RamAccessKeyOperator(BaseOperator):
 
     def _sink(self) -> SecretSink:
         from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.secret_sinks import (
-            AirflowApiConnectionSink,
-            ConnectionFileSink,
-            SecretSink,
-        )
+        from airflow_provider_clarityq.core.secret_sinks import ConnectionFileSink, SecretSink
 
         given = [
             name
@@ -214,7 +175,7 @@ class RamAccessKeyOperator(BaseOperator):
                 ("airflow_api_conn_id", self.airflow_api_conn_id),
                 ("connections_file", self.connections_file),
             )
-            if value not in (None, "")
+            if value is not None and not (isinstance(value, str) and not value.strip())
         ]
         if len(given) > 1:
             raise ConfigurationError("sink", f"is given {len(given)} ways ({', '.join(given)})", "choose one")
@@ -225,23 +186,16 @@ class RamAccessKeyOperator(BaseOperator):
                 )
             return self.sink
         if self.airflow_api_conn_id:
-            from airflow.sdk import BaseHook
+            from airflow_provider_clarityq.utils.secret_sink import api_sink_from_connection
 
-            conn = BaseHook.get_connection(self.airflow_api_conn_id)
-            _mask(conn.password)
-            host = (conn.host or "").strip()
-            if not host:
-                raise ConfigurationError(
-                    "host",
-                    "is empty",
-                    "set the API server URL, e.g. http://airflow-apiserver:8080",
-                    context=f"Connection {self.airflow_api_conn_id!r} field",
-                )
-            base = host if "://" in host else f"{conn.schema or 'http'}://{host}{f':{conn.port}' if conn.port else ''}"
-            if conn.login:
-                return AirflowApiConnectionSink(base, username=conn.login, password=conn.password)
-            return AirflowApiConnectionSink(base, token=conn.password or None)
-        return ConnectionFileSink(resolve_connections_file(self.connections_file))
+            return api_sink_from_connection(self.airflow_api_conn_id, mask=_mask)
+        if self.connections_file and self.connections_file.strip():
+            return ConnectionFileSink(self.connections_file.strip())
+        from airflow_provider_clarityq.utils.secret_sink import configured_sink
+
+        sink, reason = configured_sink(mask=_mask)
+        self.log.info("Delivering to %r: %s.", sink, reason)
+        return sink
 
     def _template(self) -> dict[str, Any]:
         from airflow_provider_clarityq.core.access_keys import reader_connection_template

@@ -9,16 +9,21 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
 
+from airflow_provider_clarityq.core.errors import ConfigurationError, redact
 from airflow_provider_clarityq.core.secret_sinks import (
     AirflowApiConnectionSink,
     CallableSink,
     ConnectionFileSink,
     SecretSink,
     SinkError,
+    check_api_base_url,
+    choose_sink,
+    parse_sink_setting,
 )
 
 SECRET = "s3cr3t-Value+with/odd=chars"
@@ -167,7 +172,12 @@ def test_api_sink_creates_updates_and_hides_the_secret(api: Any) -> None:
     # A JWT from POST /auth/token, as against a real API server (the simple auth manager's all-admins mode
     # accepts any credentials).
     sink = AirflowApiConnectionSink(
-        "http://testserver", session=api, timeout_s=None, username="admin", password="api-password"
+        "http://testserver",
+        session=api,
+        timeout_s=None,
+        username="admin",
+        password="api-password",
+        allow_insecure_http=True,  # TestClient's in-process "server"
     )
     assert sink.read("clarityq_reader_api") is None
     sink.deliver("clarityq_reader_api", FIELDS)
@@ -190,12 +200,14 @@ def test_api_sink_creates_updates_and_hides_the_secret(api: Any) -> None:
 
 @pytest.mark.integration
 def test_api_sink_errors_never_quote_the_secret(api: Any) -> None:
-    sink = AirflowApiConnectionSink("http://testserver", session=api, timeout_s=None)
+    sink = AirflowApiConnectionSink("http://testserver", session=api, timeout_s=None, allow_insecure_http=True)
     with pytest.raises(SinkError) as err:  # 422: the API echoes invalid input; the sink does not
         sink.deliver("clarityq_reader_api", {**FIELDS, "port": SECRET})
     assert "HTTP 422" in str(err.value) and SECRET not in str(err.value)
 
-    forged = AirflowApiConnectionSink("http://testserver", session=api, timeout_s=None, token="not-a-jwt")
+    forged = AirflowApiConnectionSink(
+        "http://testserver", session=api, timeout_s=None, token="not-a-jwt", allow_insecure_http=True
+    )
     with pytest.raises(SinkError, match="HTTP 403"):
         forged.deliver("clarityq_reader_api", FIELDS)
 
@@ -204,5 +216,67 @@ def test_api_sink_errors_never_quote_the_secret(api: Any) -> None:
             raise ConnectionError(f"refused while sending {SECRET}")
 
     with pytest.raises(SinkError, match=r"failed \(ConnectionError\)") as err:
-        AirflowApiConnectionSink("http://nowhere", session=Down()).deliver("x", FIELDS)
+        AirflowApiConnectionSink("http://127.0.0.1:9", session=Down()).deliver("x", FIELDS)
     assert SECRET not in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Which sink, and what a REST API base URL may be
+
+
+def test_choose_sink_writes_where_tasks_read() -> None:
+    local = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+    chosen = choose_sink("auto", backend=local, backend_kwargs={"connections_file_path": "/c.json"})
+    assert (chosen.kind, chosen.path) == ("connections_file", "/c.json")
+    assert choose_sink(None, backend=None).kind == "airflow_api"
+    assert choose_sink("airflow_api", backend=local).kind == "airflow_api"  # forced by the administrator
+    assert choose_sink("connections_file", backend=None, connections_file=" /x.yaml ").path == "/x.yaml"
+    factory = choose_sink("my_secrets.sinks:vault_sink", backend="my.VaultBackend")
+    assert (factory.kind, factory.factory) == ("factory", "my_secrets.sinks:vault_sink")
+    with pytest.raises(ConfigurationError, match=r"cannot write.*package.module:callable"):
+        choose_sink("auto", backend="my.VaultBackend")
+    with pytest.raises(ConfigurationError, match=r"\[clarityq\] connections_file.*is not set"):
+        choose_sink("auto", backend=local, backend_kwargs={})
+    for bad in ("vault", "a b:c", "module:", ":f", "os.system('x'):y"):
+        with pytest.raises(ConfigurationError, match="secret_sink"):
+            parse_sink_setting(bad)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://airflow.example.com", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/", True),
+        ("http://[::1]:8080", True),
+        ("http://airflow-apiserver:8080", False),
+        ("http://10.0.0.5", False),
+        ("ftp://airflow.example.com", False),
+        ("https://user:pw@airflow.example.com", False),
+        ("airflow.example.com", False),
+    ],
+)
+def test_api_base_url_must_be_https_unless_loopback(url: str, allowed: bool) -> None:
+    if allowed:
+        check_api_base_url(url)
+    else:
+        with pytest.raises(SinkError) as err:
+            check_api_base_url(url)
+        assert "pw" not in str(err.value)
+    check_api_base_url("http://airflow-apiserver:8080", allow_insecure_http=True)
+
+
+def test_errors_redact_encoded_and_truncated_secrets() -> None:
+    secret = "gKxR8/abc+def=ghi&jkl mnoPQ"
+    texts = [
+        f"echo {quote(secret, safe='')} back",
+        f"form body password={quote_plus(secret)}",
+        f'json {{"password": {json.dumps(secret)}}}',
+        f"truncated {secret[:12]}...",
+        f"tail ...{secret[-9:]}",
+    ]
+    for text in texts:
+        cleaned = redact(text, [secret])
+        assert "***" in cleaned
+        assert secret[:8] not in cleaned and secret[-8:] not in cleaned and quote(secret[:8], safe="") not in cleaned
+    assert redact("nothing to hide", [secret]) == "nothing to hide"

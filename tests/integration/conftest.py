@@ -7,7 +7,10 @@ provider code -- so the health checks are tested against what a customer followi
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +140,21 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator, reader: 
     connect = Connect(monkeypatch, emulator, reader)
     connect()
     return connect
+
+
+@pytest.fixture
+def airflow_connections_file(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The demo's deployment: Airflow reads connections from this LocalFilesystemBackend file, and the key
+    step writes the reader's AccessKey into it.
+
+    Airflow builds a configured secrets backend once per process, so every test uses the same path; it is
+    emptied before and after each test (an empty file shadows nothing for the tests that follow).
+    """
+    path = Path(os.environ["AIRFLOW_HOME"]) / "clarityq-connections" / "connections.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("{}")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.secrets.local_filesystem.LocalFilesystemBackend")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": str(path)}))
+    monkeypatch.delenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE", raising=False)
+    yield path
+    path.write_text("{}")

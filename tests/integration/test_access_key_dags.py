@@ -83,19 +83,8 @@ def actions(emu: RunningEmulator, *names: str) -> list[str]:
 
 
 @pytest.fixture
-def conns(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The demo's set-up: Airflow reads connections from this file, the operators write the reader's key to it.
-
-    Airflow builds a configured secrets backend once per process, so every test uses the same path; it is
-    emptied before and after each test (an empty file shadows nothing for the tests that follow).
-    """
-    path = Path(os.environ["AIRFLOW_HOME"]) / "clarityq-access-keys" / "connections.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("{}")
-    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.secrets.local_filesystem.LocalFilesystemBackend")
-    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": str(path)}))
-    yield path
-    path.write_text("{}")
+def conns(airflow_connections_file: Path) -> Path:
+    return airflow_connections_file
 
 
 @pytest.fixture
@@ -112,7 +101,6 @@ def emu(clarityq_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, con
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{ADMIN.upper()}", json.dumps(admin))
     monkeypatch.delenv(f"AIRFLOW_CONN_{READER.upper()}", raising=False)
-    monkeypatch.delenv("CLARITYQ_CONNECTIONS_FILE", raising=False)
     provision_user_without_key(clarityq_emulator)
     return clarityq_emulator
 
@@ -321,8 +309,9 @@ def test_rotation_dag_end_to_end_and_no_secret_outside_the_sink(
     assert state == "success" and third_run is not None and third_run["deleted"] == [first["login"]]
     assert keys(emu) == {second["login"]: "Inactive", third["login"]: "Active"}
 
-    # 5. Grace period over (0 h): the next run deletes the deactivated key first.
-    state, fourth_run = run_dag(ROTATE_DAG, grace_period_hours=0, mode="plan")
+    # 5. Grace period over (0 h, a DAG author's setting; run params cannot go below 24 h): the next run deletes
+    #    the deactivated key first.
+    state, fourth_run = run_dag(ROTATE_DAG, mode="plan")
     assert state == "success" and fourth_run is not None and fourth_run["dry_run"]
     assert keys(emu) == {second["login"]: "Inactive", third["login"]: "Active"}  # plan: nothing done
     ok = RamAccessKeyOperator(task_id="e", maxcompute_conn_id=ADMIN, grace_period=0).execute(CONTEXT)

@@ -30,11 +30,9 @@ MUTATING_ACTIONS = ("Create", "Update", "Delete")
 
 
 @pytest.fixture(autouse=True)
-def reader_connections_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the DAG's ensure_access_key step delivers the reader's AccessKey (never XCom or logs)."""
-    path = tmp_path / "connections.json"
-    monkeypatch.setenv("CLARITYQ_CONNECTIONS_FILE", str(path))
-    return path
+def reader_connections_file(airflow_connections_file: Path) -> Path:
+    """Where Airflow reads, and the DAG's ensure_access_key step delivers, the reader's AccessKey."""
+    return airflow_connections_file
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,22 +229,20 @@ def test_sync_removes_only_the_hand_added_grant(
     assert odps.execute_security_query(f"SHOW GRANTS FOR {analyst}") == analyst_before
 
 
-def test_an_injected_identifier_fails_before_any_request(
+def test_a_hostile_run_conf_cannot_change_what_is_managed(
     airflow_db: None, clarityq_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Trigger-time input is untrusted: the RAM user, role and reader connection are fixed in the DAG file."""
     emu = clarityq_emulator
     set_admin_connection(monkeypatch, emu)
     emu.clear_requests()
-    state, tasks, result = run_dag(role="r; DROP ROLE admin")
-    assert state == "failed"
-    assert tasks == {
-        "validate_spec": "failed",
-        "ensure_ram_user": "upstream_failed",
-        "grant_access": "upstream_failed",
-        "ensure_access_key": "upstream_failed",
-    }
-    assert result is None
-    assert emu.requests() == []
+    hostile = {"role": "r; DROP ROLE admin", "ram_user": "etl_prod", "sink_conn_id": "scratch"}
+    state, tasks, result = run_dag(**hostile)
+    assert state == "success", tasks
+    assert result is not None and result["ok"]
+    sent = json.dumps(emu.requests())
+    assert "etl_prod" not in sent and "DROP" not in sent and "scratch" not in sent
+    assert_seed_000(emu)
 
 
 def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) -> None:

@@ -38,11 +38,9 @@ STEPS = ("CreateUser", "ADD USER", "CREATE ROLE", "ON PROJECT", "ON TABLE", f"GR
 
 
 @pytest.fixture(autouse=True)
-def reader_connections_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the DAG's ensure_access_key step delivers the reader's AccessKey (never XCom or logs)."""
-    path = tmp_path / "connections.json"
-    monkeypatch.setenv("CLARITYQ_CONNECTIONS_FILE", str(path))
-    return path
+def reader_connections_file(airflow_connections_file: Path) -> Path:
+    """Where Airflow reads, and the DAG's ensure_access_key step delivers, the reader's AccessKey."""
+    return airflow_connections_file
 
 
 def connection(emu: RunningEmulator) -> dict[str, Any]:

@@ -16,14 +16,17 @@ from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink
+from airflow_provider_clarityq.core.secret_sinks import (
+    AirflowApiConnectionSink,
+    CallableSink,
+    ConnectionFileSink,
+    SinkError,
+)
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.access_keys import (
-    CONNECTIONS_FILE_ENV,
     RamAccessKeyOperator,
     RamAccessKeyRotationOperator,
     _grace_period,
-    resolve_connections_file,
 )
 
 ADMIN = "clarityq_keys_admin"
@@ -54,18 +57,62 @@ def test_construction_is_keyword_only_cheap_and_templates_no_secret() -> None:
     assert "hook" not in op.__dict__
 
 
-def test_connections_file_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(CONNECTIONS_FILE_ENV, raising=False)
-    monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND", raising=False)
-    monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND_KWARGS", raising=False)
-    with pytest.raises(ConfigurationError, match=CONNECTIONS_FILE_ENV):
-        resolve_connections_file("")
-    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.secrets.local_filesystem.LocalFilesystemBackend")
+LOCAL_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+
+
+@pytest.fixture
+def no_backend(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (
+        "AIRFLOW__SECRETS__BACKEND",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS",
+        "AIRFLOW__WORKERS__SECRETS_BACKEND",
+        "AIRFLOW__CLARITYQ__SECRET_SINK",
+        "AIRFLOW__CLARITYQ__CONNECTIONS_FILE",
+        "AIRFLOW__CLARITYQ__AIRFLOW_API_CONN_ID",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_configured_sink_follows_the_tasks_secrets_backend(no_backend: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch = no_backend
+    # LocalFilesystemBackend configured: its file, with no DAG edit.
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", LOCAL_BACKEND)
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": "/demo/c.json"}))
-    assert resolve_connections_file(None) == "/demo/c.json"
-    monkeypatch.setenv(CONNECTIONS_FILE_ENV, str(tmp_path / "env.yaml"))
-    assert resolve_connections_file("  ") == str(tmp_path / "env.yaml")
-    assert resolve_connections_file(" /explicit.json ") == "/explicit.json"
+    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    assert isinstance(chosen, ConnectionFileSink) and str(chosen.path) == "/demo/c.json"
+    # [clarityq] connections_file overrides the backend's path.
+    monkeypatch.setenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE", str(tmp_path / "other.yaml"))
+    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    assert isinstance(chosen, ConnectionFileSink) and chosen.path == tmp_path / "other.yaml"
+    # No backend: the metadata DB through the REST API connection [clarityq] airflow_api_conn_id.
+    monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
+    monkeypatch.delenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE")
+    api = {"conn_type": "http", "host": "https://airflow.example.com", "login": "deployer", "password": "pw-123456"}
+    monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps(api))
+    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    assert isinstance(chosen, AirflowApiConnectionSink) and chosen.base_url == "https://airflow.example.com"
+
+
+def test_configured_sink_refusals_name_the_option(no_backend: pytest.MonkeyPatch) -> None:
+    monkeypatch = no_backend
+    # A custom backend the provider cannot write: no guess, say what to configure.
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.providers.hashicorp.secrets.vault.VaultBackend")
+    with pytest.raises(ConfigurationError, match=r"\[clarityq\] secret_sink.*VaultBackend.*package.module:callable"):
+        RamAccessKeyOperator(task_id="k")._sink()
+    # A bad value fails while the DAG file is parsed (the operator is constructed).
+    monkeypatch.setenv("AIRFLOW__CLARITYQ__SECRET_SINK", "vault please")
+    with pytest.raises(ConfigurationError, match=r"\[clarityq\] secret_sink.*use one of auto"):
+        RamAccessKeyOperator(task_id="k")
+    # Plain HTTP to a remote API server is refused unless allowed explicitly.
+    monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
+    monkeypatch.setenv("AIRFLOW__CLARITYQ__SECRET_SINK", "airflow_api")
+    api = {"conn_type": "http", "host": "http://airflow.example.com:8080", "password": "a.jwt.token"}
+    monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps(api))
+    with pytest.raises(SinkError, match=r"plain HTTP.*allow_insecure_http"):
+        RamAccessKeyOperator(task_id="k")._sink()
+    monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps({**api, "extra": {"allow_insecure_http": True}}))
+    assert isinstance(RamAccessKeyOperator(task_id="k")._sink(), AirflowApiConnectionSink)
 
 
 def test_grace_period_parsing() -> None:

@@ -1,0 +1,1 @@
+"""Airflow-side helpers shared by operators (configuration, connection lookups)."""
