@@ -155,7 +155,7 @@ class Deployment:
         if self.celery:
             env["AIRFLOW__CELERY__BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = (
-                f"db+postgresql://airflow:{self.pg_password}@127.0.0.1:{self.pg_port}/airflow"
+                f"db+postgresql+psycopg2://airflow:{self.pg_password}@127.0.0.1:{self.pg_port}/airflow"
             )
         return env
 
@@ -275,10 +275,13 @@ class Deployment:
         conn.autocommit = True
         return conn
 
-    def airflow_cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def airflow_cli(
+        self, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "airflow", *args],
-            env=self.airflow_env(), capture_output=True, text=True, timeout=timeout, check=False, cwd=self.workdir,
+            env={**self.airflow_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=self.workdir,
         )  # fmt: skip
 
     def migrate(self) -> subprocess.CompletedProcess[str]:
