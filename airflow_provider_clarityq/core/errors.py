@@ -16,7 +16,7 @@ REDACTED = "***"
 
 
 #: A cut-off piece of a secret at least this long is still treated as the secret.
-MIN_SECRET_FRAGMENT = 8
+MIN_SECRET_FRAGMENT = 12
 
 
 def _secret_forms(secret: str) -> set[str]:

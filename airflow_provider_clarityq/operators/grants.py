@@ -164,9 +164,10 @@ class MaxComputeGrantsOperator(BaseOperator):
 class MaxComputeSecurityQueryOperator(BaseOperator):
     """Run raw MaxCompute security statements (``SHOW GRANTS``, ``DESCRIBE ROLE``...) for admins.
 
-    Read-only by default: every statement must start with SHOW, LIST, DESC, DESCRIBE, WHOAMI or
-    GET POLICY, unless ``allow_mutation=True``. All statements are checked before the first one runs;
-    one statement per item (a ``;`` inside is refused). Returns ``[{"statement", "result"}, ...]``.
+    Read-only by default: every statement must be one line of plain ASCII with no comment and start with a
+    read-only keyword sequence (SHOW GRANTS, DESCRIBE ROLE, LIST USERS, WHOAMI, GET POLICY...; see
+    :mod:`airflow_provider_clarityq.core.grants.statements`), unless ``allow_mutation=True``. All statements
+    are checked before the first one runs; one statement per item. Returns ``[{"statement", "result"}, ...]``.
 
     :param statements: one statement, or a list of them.
     :param maxcompute_conn_id: a ``clarityq_maxcompute`` connection.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from allowlist_probes import PROBES
 
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.grants import (
@@ -187,6 +188,7 @@ class TestSecurityQuery:
             "-- SHOW\nDROP ROLE admin",
             "",
             [],
+            *PROBES,
         ],
     )
     def test_mutating_or_malformed_statements_are_refused_before_any_request(

@@ -1,60 +1,99 @@
-"""Raw security statements typed by an admin: one statement each, read-only unless mutation is allowed.
+"""Raw security statements typed by an admin: exactly one statement each, read-only unless mutation is allowed.
 
-Used by ``MaxComputeSecurityQueryOperator``. Plans never come through here - their statements are
-rendered from typed steps - so this only has to keep a hand-written statement from doing more than
-its author meant: a second statement after ``;`` is refused, and anything not on the read-only
-allowlist counts as mutating (fail closed: an unknown verb, a leading comment, ``PUT POLICY``...).
+Used by the security-query operator. Plans never come through here - their statements are rendered
+from typed steps - so this only has to keep a hand-written (or templated) statement from doing more
+than its author meant. The check works on characters and keywords, not on a first word:
+
+* one statement: an optional trailing ASCII ``;`` is dropped, any other ``;`` is refused;
+* only printable ASCII characters from a small set (letters, digits, space and ``_ $ : . , * @ - = ( )
+  " ` '``); anything else - a newline, a tab, U+2028, U+0085, a full-width semicolon (U+FF1B), a zero-width space -
+  is refused and named, because the service or a proxy may treat it as a statement separator;
+* no comments (``--``, ``/*``, ``*/``, ``#``), which could hide a second statement;
+* read-only: the first keywords must be one of :data:`READ_ONLY_STATEMENTS` (fail closed).
+
+Every refusal happens before any request and names the offending character or keyword.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 
-__all__ = ["READ_ONLY_PREFIXES", "check_statement", "check_statements", "is_read_only"]
+__all__ = ["MAX_STATEMENT_LENGTH", "READ_ONLY_STATEMENTS", "check_statement", "check_statements", "is_read_only"]
 
-#: Statements that only read: SHOW GRANTS/ACL/..., LIST USERS/ROLES/..., DESC/DESCRIBE ROLE, WHOAMI, GET POLICY.
-READ_ONLY_PREFIXES: tuple[tuple[str, ...], ...] = (
-    ("SHOW",),
-    ("LIST",),
-    ("DESC",),
-    ("DESCRIBE",),
+#: The keyword sequences a read-only statement may start with (seed 001-003 and MaxCompute's read-back
+#: statements): SHOW GRANTS/ACL/LABEL/SECURITYCONFIGURATION/PACKAGES, LIST USERS/ROLES/TRUSTEDPROJECTS/
+#: ACCOUNTPROVIDERS, DESC[RIBE] ROLE/PACKAGE, WHOAMI, GET POLICY.
+READ_ONLY_STATEMENTS: tuple[tuple[str, ...], ...] = (
+    ("SHOW", "GRANTS"),
+    ("SHOW", "ACL"),
+    ("SHOW", "LABEL"),
+    ("SHOW", "SECURITYCONFIGURATION"),
+    ("SHOW", "PACKAGES"),
+    ("LIST", "USERS"),
+    ("LIST", "ROLES"),
+    ("LIST", "TRUSTEDPROJECTS"),
+    ("LIST", "ACCOUNTPROVIDERS"),
+    ("DESC", "ROLE"),
+    ("DESCRIBE", "ROLE"),
+    ("DESC", "PACKAGE"),
+    ("DESCRIBE", "PACKAGE"),
     ("WHOAMI",),
     ("GET", "POLICY"),
 )
 MAX_STATEMENT_LENGTH = 4096
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _$:.,*@-=()\"`'")
+_COMMENTS = ("--", "/*", "*/", "#")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _describe(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
 def is_read_only(statement: str) -> bool:
-    """True when the statement starts with a read-only verb (case-insensitive)."""
-    words = statement.split()
-    upper = [w.upper() for w in words[:2]]
-    return any(upper[: len(prefix)] == list(prefix) for prefix in READ_ONLY_PREFIXES)
+    """True when the statement's first keywords are a read-only statement's (case-insensitive)."""
+    words = [w.upper() for w in statement.split()[:2]]
+    return any(words[: len(prefix)] == list(prefix) for prefix in READ_ONLY_STATEMENTS)
 
 
 def check_statement(statement: object, *, allow_mutation: bool = False, field: str = "statement") -> str:
-    """The statement without surrounding whitespace and trailing ``;``, or :class:`ConfigurationError`."""
-    if not isinstance(statement, str) or not statement.strip().rstrip(";").strip():
+    """The statement without surrounding spaces and its trailing ``;``, or :class:`ConfigurationError`."""
+    if not isinstance(statement, str) or not statement.strip(" ").removesuffix(";").strip(" "):
         raise ConfigurationError(field, "is empty", "give one MaxCompute security statement, e.g. SHOW GRANTS")
-    text = statement.strip().rstrip(";").strip()
+    text = statement.strip(" ").removesuffix(";").strip(" ")
     if len(text) > MAX_STATEMENT_LENGTH:
         raise ConfigurationError(field, f"is {len(text)} characters long", f"keep it under {MAX_STATEMENT_LENGTH}")
-    if _CONTROL_RE.search(text):
-        raise ConfigurationError(field, "contains a control character", "remove it")
-    if ";" in text:
-        raise ConfigurationError(
-            field, "contains more than one statement (a ';' inside)", "pass each statement as its own list item"
-        )
+    for position, char in enumerate(text):
+        if char == ";":
+            raise ConfigurationError(
+                field,
+                f"holds a second statement (';' at position {position})",
+                "pass each statement as its own list item",
+            )
+        if char not in _ALLOWED:
+            raise ConfigurationError(
+                field,
+                f"contains {_describe(char)} at position {position}",
+                "use one line of plain ASCII: letters, digits, spaces and _ $ : . , * @ - = ( ) quotes",
+            )
+    for marker in _COMMENTS:
+        if marker in text:
+            raise ConfigurationError(
+                field, f"contains a comment marker {marker!r}", "remove comments: a comment can hide a second statement"
+            )
     if not allow_mutation and not is_read_only(text):
-        verb = text.split()[0][:30]
+        keywords = " ".join(_WORD.findall(text)[:2]).upper() or text[:20]
+        allowed = ", ".join(" ".join(p) for p in READ_ONLY_STATEMENTS)
         raise ConfigurationError(
             field,
-            f"starts with {verb!r}, which is not a read-only statement",
-            "read-only statements start with SHOW, LIST, DESC, DESCRIBE, WHOAMI or GET POLICY; to change "
-            "access pass allow_mutation=True (better: describe it in an access spec for MaxComputeGrantsOperator)",
+            f"starts with {keywords!r}, which is not a read-only statement",
+            f"read-only statements start with {allowed}; to change access pass allow_mutation=True "
+            "(better: describe it in an access spec for the grants operator)",
         )
     return text
 
