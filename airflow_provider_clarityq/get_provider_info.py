@@ -45,7 +45,9 @@ EXTRA_LINKS: list[str] = [
 _OPTIONAL_STRING: dict[str, Any] = {"type": ["string", "null"]}
 
 #: Extra fields of the connection form. The names are the keys of ``Connection.extra`` and must stay in
-#: step with ``airflow_provider_clarityq.core.connection.EXTRA_FIELDS``.
+#: step with ``airflow_provider_clarityq.core.connection.EXTRA_FIELDS``. Airflow 3's form shows no
+#: placeholder for an extra field (``ui-field-behaviour`` placeholders reach the standard fields only),
+#: so each description carries its example, and ``schema.examples`` feeds the input's suggestion list.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "sts_token": {
         "label": "STS security token",
@@ -55,15 +57,27 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "region": {
         "label": "Region",
-        "description": "Region ID such as cn-shanghai. Leave empty to derive it from the endpoint; "
+        "description": "Region ID, e.g. cn-shanghai. Leave empty to derive it from the endpoint; "
         "it selects the STS endpoint and MaxCompute's v4 request signing.",
-        "schema": dict(_OPTIONAL_STRING),
+        "schema": {
+            "type": ["string", "null"],
+            "examples": [
+                "cn-hangzhou",
+                "cn-shanghai",
+                "cn-beijing",
+                "cn-shenzhen",
+                "cn-hongkong",
+                "ap-southeast-1",
+                "eu-central-1",
+                "us-west-1",
+            ],
+        },
     },
     "role_arn": {
         "label": "Role ARN (AssumeRole)",
-        "description": "Optional acs:ram::<account-id>:role/<name>. When set, the AccessKey above is only "
-        "used to call STS AssumeRole, and MaxCompute, RAM and STS calls use the role's temporary "
-        "credentials, refreshed before they expire.",
+        "description": "Optional, e.g. acs:ram::1234567890123456:role/clarityq-reader. When set, the AccessKey "
+        "above is only used to call STS AssumeRole, and MaxCompute, RAM and STS calls use the role's "
+        "temporary credentials, refreshed before they expire.",
         "schema": dict(_OPTIONAL_STRING),
     },
     "role_session_name": {
@@ -80,18 +94,18 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "ram_endpoint": {
         "label": "RAM endpoint",
-        "description": "Optional RAM API endpoint as host[:port] or URL. Default: https://ram.aliyuncs.com.",
+        "description": "Optional RAM API endpoint as host[:port] or URL, e.g. ram.aliyuncs.com (the default).",
         "schema": dict(_OPTIONAL_STRING),
     },
     "sts_endpoint": {
         "label": "STS endpoint",
-        "description": "Optional STS API endpoint as host[:port] or URL. Default: sts.<region>.aliyuncs.com, "
-        "or sts.aliyuncs.com when no region is known.",
+        "description": "Optional STS API endpoint as host[:port] or URL, e.g. sts.cn-shanghai.aliyuncs.com. "
+        "Default: sts.<region>.aliyuncs.com, or sts.aliyuncs.com when no region is known.",
         "schema": dict(_OPTIONAL_STRING),
     },
     "default_schema": {
         "label": "Default schema",
-        "description": "Optional MaxCompute schema for projects with the three-tier model enabled.",
+        "description": "Optional MaxCompute schema for projects with the three-tier model enabled, e.g. default.",
         "schema": dict(_OPTIONAL_STRING),
     },
 }
@@ -104,16 +118,11 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": "Endpoint",
         "schema": "Project name",
     },
+    # Standard fields only: the extra fields' examples are in their descriptions (see CONN_FIELDS).
     "placeholders": {
         "login": "LTAI5t...",
         "host": "https://service.cn-shanghai.maxcompute.aliyun.com/api",
         "schema": "my_analytics_project",
-        "region": "cn-shanghai",
-        "role_arn": "acs:ram::1234567890123456:role/clarityq-reader",
-        "tunnel_endpoint": "https://dt.cn-shanghai.maxcompute.aliyun.com",
-        "ram_endpoint": "ram.aliyuncs.com",
-        "sts_endpoint": "sts.cn-shanghai.aliyuncs.com",
-        "default_schema": "default",
     },
 }
 

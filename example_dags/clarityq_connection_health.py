@@ -6,6 +6,9 @@ Asset ``clarityq://connection/clarityq_reader/health``, which schedules ``clarit
 task fails and its log (and XCom ``return_value``, the JSON report) says what broke and the exact fix,
 e.g. ``GRANT CreateInstance ON PROJECT my_project TO ROLE clarityq_reader;``.
 
+``clarityq_reader`` is created by ``clarityq_provision_access``: a run before it fails with
+``CONNECTION_NOT_FOUND`` and the fix "run the DAG clarityq_provision_access first".
+
 An UNREACHABLE verdict raises a retryable error: give the task ``retries`` if a transient network or
 service problem at night should be retried before it counts as a failure.
 

@@ -135,6 +135,8 @@ def test_provider_info_validates_against_airflows_schema() -> None:
             importlib.import_module(module)
     behaviour = info["connection-types"][0]["ui-field-behaviour"]
     assert set(behaviour) == {"hidden-fields", "relabeling", "placeholders"}  # kebab-case keys
+    # Placeholders reach the UI's standard fields only; extras carry examples in their descriptions.
+    assert set(behaviour["placeholders"]) <= {"login", "password", "host", "schema", "port", "description"}
     info["connection-types"][0]["conn-fields"].clear()
     assert get_provider_info()["connection-types"][0]["conn-fields"], "callers must not mutate our constants"
 
@@ -210,6 +212,10 @@ def test_api_server_hook_meta_shows_the_labelled_form(airflow_db: None, monkeypa
     assert extras["region"]["schema"]["title"] == "Region"
     assert extras["role_session_name"]["value"] == "clarityq-airflow"
     assert {"tunnel_endpoint", "ram_endpoint", "sts_endpoint", "default_schema", "role_arn"} <= set(extras)
+    # The 3.3 form shows no placeholder on an extra field: its example must come with what the form draws.
+    assert "cn-shanghai" in extras["region"]["schema"]["examples"]
+    for name in ("region", "role_arn", "tunnel_endpoint", "ram_endpoint", "sts_endpoint", "default_schema"):
+        assert "e.g. " in extras[name]["description"], name
 
 
 # --------------------------------------------------------------------------------------------------

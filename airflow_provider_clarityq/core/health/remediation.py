@@ -412,8 +412,9 @@ def diagnose(exc: BaseException, ctx: RemediationContext, *, missing: str | None
             "CONNECTION_NOT_FOUND",
             "config",
             f"the Airflow connection is not defined ({detail})",
-            "create it (Admin -> Connections, `airflow connections add`, or an AIRFLOW_CONN_<ID> variable) with "
-            "type clarityq_maxcompute and the reader's AccessKey.",
+            "run the DAG clarityq_provision_access first (it creates the reader's connection, clarityq_reader, "
+            "with a new, verified AccessKey), or create it yourself (Admin -> Connections, `airflow connections "
+            "add`, or an AIRFLOW_CONN_<ID> variable) with type clarityq_maxcompute and the reader's AccessKey.",
         )
     if "CredentialsError" in _class_names(exc):
         return Diagnosis(

@@ -328,6 +328,8 @@ def test_configuration_errors_and_missing_connections() -> None:
 
     missing = diagnose(AirflowNotFoundException("The conn_id `x` isn't defined"), CTX)
     assert missing.code == "CONNECTION_NOT_FOUND" and "AIRFLOW_CONN_<ID>" in missing.remediation
+    # The reader's connection is made by the provisioning DAG: say so before "create it yourself".
+    assert missing.remediation.startswith("run the DAG clarityq_provision_access first")
 
 
 def test_unknown_errors_are_system_errors_and_not_retryable() -> None:
