@@ -57,12 +57,20 @@ from typing import Any, Literal, Protocol
 from airflow_provider_clarityq.core.dates import parse_iso_utc
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line
 from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
+from airflow_provider_clarityq.core.managed_user import (
+    KeyIntent,
+    ManagedComments,
+    parse_comments,
+    unmanaged_user_error,
+)
 from airflow_provider_clarityq.core.secret_sinks import (
     AirflowApiConnectionSink,
     CallableSink,
     ConnectionFileSink,
+    ResolvedConnection,
     SecretSink,
     SinkError,
+    sink_resolver,
 )
 
 __all__ = [
@@ -84,6 +92,7 @@ __all__ = [
     "SecretSink",
     "SinkConflictError",
     "SinkError",
+    "SinkMismatchError",
     "TaskLogger",
     "UserNotFoundError",
     "Verification",
@@ -151,6 +160,10 @@ class UserNotFoundError(ConfigurationError):
 
 class SinkConflictError(AccessKeyError):
     """The sink entry holds a working key that is not the RAM user's: it is not ours to overwrite."""
+
+
+class SinkMismatchError(AccessKeyError):
+    """The store written is not where the consumer (Airflow) reads the connection from; nothing was retired."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,6 +256,7 @@ class AccessKeyResult:
     deleted: list[str] = field(default_factory=list)
     pending_deletion: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    resolved_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -257,6 +271,7 @@ class AccessKeyResult:
             "deleted": list(self.deleted),
             "pending_deletion": [dict(p) for p in self.pending_deletion],
             "notes": list(self.notes),
+            "resolved_from": self.resolved_from,
         }
 
 
@@ -280,6 +295,12 @@ class KeyBackend(Protocol):
         ...
 
     def last_used(self, user_name: str, access_key_id: str) -> datetime | None: ...
+
+    def user_comments(self, user_name: str) -> str | None:
+        """The RAM user's Comments (the provider's mark and intent journal); None when the user does not exist."""
+        ...
+
+    def set_user_comments(self, user_name: str, comments: str) -> None: ...
 
     def verify(self, fields: Mapping[str, Any]) -> Verification:
         """Test the connection ``fields`` (``login``/``password`` are the key); never raise for a refusal."""
@@ -396,6 +417,25 @@ class RamKeyBackend:
             raise self._fail(exc, f"GetAccessKeyLastUsed({access_key_id})", user_name) from exc
         return parse_ram_date(getattr(getattr(body, "access_key_last_used", None), "last_used_date", None))
 
+    def user_comments(self, user_name: str) -> str | None:
+        from alibabacloud_ram20150501 import models
+
+        try:
+            user = self.client.get_user(models.GetUserRequest(user_name=user_name)).body.user
+        except Exception as exc:
+            if _error_code(exc) == "EntityNotExist.User":
+                return None
+            raise self._fail(exc, "GetUser", user_name) from exc
+        return str(getattr(user, "comments", None) or "")
+
+    def set_user_comments(self, user_name: str, comments: str) -> None:
+        from alibabacloud_ram20150501 import models
+
+        try:
+            self.client.update_user(models.UpdateUserRequest(user_name=user_name, new_comments=comments))
+        except Exception as exc:
+            raise self._fail(exc, "UpdateUser", user_name) from exc
+
     def verify(self, fields: Mapping[str, Any]) -> Verification:
         return self.verifier(fields)
 
@@ -482,9 +522,14 @@ def reader_connection_template(admin: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class _Survey:
+    """What a run starts from: the connection as the consumer resolves it, the user's keys and Comments."""
+
     entry: dict[str, Any] | None
     keys: list[KeyRecord]
     sink_key: KeyRecord | None
+    comments: ManagedComments = field(default_factory=lambda: ManagedComments(True))
+    place: str | None = None
+    sink_had_entry: bool = True
 
     @property
     def login(self) -> str | None:
@@ -515,6 +560,9 @@ class AccessKeyManager:
         keeps its own fields and only gets ``login``/``password`` replaced.
     :param on_secret: called with every secret the manager sees (the new key's and the one read from the
         sink) before it is used; Airflow's ``mask_secret``.
+    :param resolver: how the consumer resolves ``sink_conn_id`` (Airflow's own connection lookup, in the
+        operators). What it returns is what the reader holds; an old key is only retired once it returns the
+        new key and that key works. Default: the sink itself (for a store nothing else shadows).
     :param now: clock for the grace period; ``sleep``: for verification back-off (tests pass fakes).
     """
 
@@ -529,11 +577,14 @@ class AccessKeyManager:
         options: AccessKeyOptions | None = None,
         on_secret: Callable[[str], None] | None = None,
         logger: TaskLogger | None = None,
+        resolver: Callable[[str], ResolvedConnection | None] | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.backend = backend
         self.sink = sink
+        self.resolve = resolver or sink_resolver(sink)
+        self._settled: set[str] = set()  # new keys deleted or deactivated again in this run
         self.user_name = validate_ram_user_name(user_name, field="ram_user")
         if not isinstance(sink_conn_id, str) or not sink_conn_id.strip():
             raise ConfigurationError("sink_conn_id", "is empty", "name the connection that receives the key")
@@ -605,31 +656,62 @@ class AccessKeyManager:
     # -- reading --------------------------------------------------------------------------------------
 
     def _survey(self, dry_run: bool) -> _Survey | None:
-        """The sink entry and the user's keys; None in a plan run for a user that does not exist yet."""
-        entry = self.sink.read(self.sink_conn_id)
-        if entry is not None:
-            password = entry.get("password")
-            if isinstance(password, str) and password and self.on_secret is not None:
-                self.on_secret(password)
-        try:
-            listed = self.backend.list_keys(self.user_name)
-        except UserNotFoundError:
+        """The user's mark and keys, and the reader connection as the consumer resolves it; None in a plan run
+        for a user that does not exist yet. Refuses a user the provider does not manage, and a sink that holds
+        a different key than the consumer reads, before anything changes."""
+        raw_comments = self.backend.user_comments(self.user_name)
+        if raw_comments is None:
             if dry_run:
                 return None
-            raise
-        keys = sorted(listed, key=_sort_key)
+            raise UserNotFoundError(
+                "ram_user",
+                f"names RAM user {self.user_name!r}, which does not exist",
+                "create it first (the ensure_ram_user task of clarityq_provision_access)",
+            )
+        comments = parse_comments(raw_comments)
+        if not comments.managed:
+            raise unmanaged_user_error(self.user_name)
+        resolved = self.resolve(self.sink_conn_id)
+        entry = dict(resolved.fields) if resolved is not None else None
+        self._mask_entry(entry)
+        sink_had_entry = self._refuse_shadowed_sink(resolved)
+        keys = sorted(self.backend.list_keys(self.user_name), key=_sort_key)
         login = (entry or {}).get("login")
         sink_key = next((k for k in keys if k.access_key_id == login), None)
         listing = ", ".join(f"{k.access_key_id} ({k.status})" for k in keys) or "none"
         self.log.info(
-            "RAM user %s has %d AccessKey(s): %s; connection %s holds %s.",
+            "RAM user %s has %d AccessKey(s): %s; connection %s, as %s resolves it, holds %s.",
             self.user_name,
             len(keys),
             listing,
             self.sink_conn_id,
+            resolved.place if resolved else "Airflow",
             f"key {login}" if login else "no key",
         )
-        return _Survey(entry, keys, sink_key)
+        return _Survey(entry, keys, sink_key, comments, resolved.place if resolved else None, sink_had_entry)
+
+    def _mask_entry(self, entry: Mapping[str, Any] | None) -> None:
+        password = (entry or {}).get("password")
+        if isinstance(password, str) and password and self.on_secret is not None:
+            self.on_secret(password)
+
+    def _refuse_shadowed_sink(self, resolved: ResolvedConnection | None) -> bool:
+        """Refuse when the sink holds an entry the consumer does not return: writing it again would change nothing
+        the reader sees. Returns whether the sink holds an entry."""
+        stored = self.sink.read(self.sink_conn_id)
+        if stored is None:
+            return False
+        self._mask_entry(stored)
+        stored_login = stored.get("login")
+        if resolved is not None and resolved.login == stored_login:
+            return True
+        seen = f"from {resolved.place} with AccessKey {resolved.login}" if resolved else "nowhere (not defined)"
+        raise SinkMismatchError(
+            f"the key step writes {self.sink!r}, which holds AccessKey {stored_login} for {self.sink_conn_id!r}, but "
+            f"Airflow resolves {self.sink_conn_id!r} {seen}. A new key delivered there would not reach the reader, "
+            "so nothing was created or retired: point [clarityq] secret_sink at the place Airflow reads "
+            "(docs/access-keys.md), or remove the stale entry."
+        )
 
     def _user_missing_plan(self) -> AccessKeyResult:
         note = f"RAM user {self.user_name} does not exist yet: once it does, an AccessKey would be created"
@@ -650,6 +732,7 @@ class AccessKeyManager:
             user_name=self.user_name,
             sink_conn_id=self.sink_conn_id,
             dry_run=dry_run,
+            resolved_from=survey.place,
         )
 
     def _superseded(self, survey: _Survey) -> list[KeyRecord]:
@@ -706,11 +789,20 @@ class AccessKeyManager:
     # -- housekeeping ---------------------------------------------------------------------------------
 
     def _housekeep(self, survey: _Survey, result: AccessKeyResult, dry_run: bool) -> None:
-        """Deactivate undelivered keys, delete retired keys whose grace period is over, note the others."""
+        """Clear keys an interrupted run left behind, deactivate undelivered keys, delete retired keys whose grace
+        period is over, note the others."""
         current = survey.sink_key
+        intent = survey.comments.intent
         for key in list(survey.keys):
-            if key is not current and key.active and self._undelivered(key, current):
+            if key is current or not key.active:
+                continue
+            if self._orphaned(key, intent):
+                self._clear_orphan(survey, key, result, dry_run)
+            elif self._undelivered(key, current):
                 self._retire(survey, key, result, dry_run, why="undelivered: newer than the sink's key")
+        if intent is not None and not dry_run:  # the interrupted run is accounted for
+            survey.comments = survey.comments.without_intent()
+            self._journal(survey.comments)
         now = self.now()
         for key in list(survey.keys):
             if key is current or key.active:
@@ -733,6 +825,42 @@ class AccessKeyManager:
         used = self.backend.last_used(self.user_name, key.access_key_id)
         starts = [d for d in (current.create_date if current else None, key.create_date, used) if d is not None]
         return max(starts, default=self.now()) + self.options.grace_period
+
+    @staticmethod
+    def _orphaned(key: KeyRecord, intent: KeyIntent | None) -> bool:
+        """A key the journal says a run created and never delivered (the run was interrupted)."""
+        if intent is None:
+            return False
+        if intent.access_key_id is not None:
+            return key.access_key_id == intent.access_key_id
+        # Killed between CreateAccessKey and recording its ID: a key created from the announced moment on.
+        return key.create_date is not None and key.create_date >= intent.started - timedelta(seconds=1)
+
+    def _clear_orphan(self, survey: _Survey, key: KeyRecord, result: AccessKeyResult, dry_run: bool) -> None:
+        """Delete an orphaned key nobody ever used; only deactivate (reversibly) one that was used."""
+        assert survey.comments.intent is not None
+        announced = _utc(survey.comments.intent.started)
+        used = self.backend.last_used(self.user_name, key.access_key_id)
+        if used is None:
+            why = f"created by a run interrupted before delivery (announced {announced}) and never used"
+            self.log.warning("AccessKey %s was %s: deleting it.", key.access_key_id, why)
+            self._delete(survey, key, result, dry_run, why=why)
+            return
+        self._retire(
+            survey,
+            key,
+            result,
+            dry_run,
+            why=f"created by a run interrupted before delivery (announced {announced}) but used at {_utc(used)}, "
+            "so it is not deleted now",
+        )
+
+    def _journal(self, comments: ManagedComments) -> None:
+        """Write the user's Comments (mark + intent). A failure is logged: the next run reads the older entry."""
+        try:
+            self.backend.set_user_comments(self.user_name, comments.render())
+        except Exception as exc:
+            self.log.warning("Could not record the AccessKey intent on RAM user %s (%s).", self.user_name, _safe(exc))
 
     @staticmethod
     def _undelivered(key: KeyRecord, current: KeyRecord | None) -> bool:
@@ -826,15 +954,46 @@ class AccessKeyManager:
             self.log.info("Plan: %s", result.notes[-1])
             return result
 
+        # Announce the key before creating it: a run killed after CreateAccessKey leaves the announcement, and
+        # the next run recognises the key nobody holds (see _housekeep).
+        announced = survey.comments.with_intent(self.now())
+        self._journal(announced)
         new = self.backend.create_key(self.user_name)
         if self.on_secret is not None:
             self.on_secret(new.access_key_secret)
         self.log.info("Created AccessKey %s for RAM user %s.", new.access_key_id, self.user_name)
         result.created = new.access_key_id
+        assert announced.intent is not None
+        self._journal(announced.with_intent(announced.intent.started, new.access_key_id))
+        delivered = False
+        try:
+            self._verify_and_deliver(new, survey)
+            delivered = True
+            result.action = action
+            result.access_key_id = new.access_key_id
+            result.verified = True
+            if deactivate_others:
+                record = KeyRecord(new.access_key_id, "Active", new.create_date or self.now())
+                self._deactivate(old_active, result, new_key=record)
+        except BaseException as exc:
+            # Interrupted (a timeout, a bug) before the consumer held the key: it must not stay behind.
+            if not delivered and not isinstance(exc, AccessKeyError | SinkError):
+                self.log.warning("Interrupted before delivery (%s): %s", type(exc).__name__, self._discard(new))
+            raise
+        finally:
+            if delivered or new.access_key_id in self._settled:  # else the next run must find the key
+                self._journal(survey.comments.without_intent())
+        result.resolved_from = survey.place
+        return result
+
+    def _verify_and_deliver(self, new: NewAccessKey, survey: _Survey) -> None:
+        """Verify the new key on the reader's fields, deliver it, then confirm the consumer resolves and can use
+        it. Every failure deletes the new key again and leaves the reader's current key as it was."""
+        entry = survey.entry or {}
         # A new entry gets the template; an existing one keeps its fields and only gains missing ones.
-        missing = {k: v for k, v in self.template.items() if k not in (survey.entry or {})}
+        missing = {k: v for k, v in self.template.items() if entry.get(k) in (None, "")}
         delivery: dict[str, Any] = {**missing, "login": new.access_key_id, "password": new.access_key_secret}
-        fields = {**(survey.entry or {}), **delivery}
+        fields = {**entry, **delivery}
 
         verification = self._verify_new(fields)
         if not verification.ok:
@@ -846,18 +1005,67 @@ class AccessKeyManager:
                 stage=verification.stage,
             )
         self._deliver(new, delivery)
-        result.action = action
-        result.access_key_id = new.access_key_id
-        result.verified = True
+        self._confirm_resolved(new, survey)
         self.log.info(
-            "Delivered AccessKey %s to connection %s (verified: authentication, project access).",
+            "Delivered AccessKey %s to connection %s, where Airflow reads it (%s); verified: authentication, "
+            "project access.",
             new.access_key_id,
             self.sink_conn_id,
+            survey.place or "resolved",
         )
-        if deactivate_others:
-            record = KeyRecord(new.access_key_id, "Active", new.create_date or self.now())
-            self._deactivate(old_active, result, new_key=record)
-        return result
+
+    def _confirm_resolved(self, new: NewAccessKey, survey: _Survey) -> None:
+        """The invariant that protects the live key: the consumer's own lookup returns the new key, and it works."""
+        resolved = self.resolve(self.sink_conn_id)
+        if resolved is not None:
+            self._mask_entry(resolved.fields)
+        if resolved is None or resolved.login != new.access_key_id:
+            seen = f"from {resolved.place} with AccessKey {resolved.login}" if resolved else "nowhere"
+            cleanup = self._discard(new)
+            if survey.sink_had_entry:
+                self._restore(survey)
+            else:
+                self._unwrite()
+            raise SinkMismatchError(
+                f"AccessKey {new.access_key_id} was written to {self.sink!r}, but Airflow resolves "
+                f"{self.sink_conn_id!r} {seen}. {cleanup} Nothing was deactivated: the reader keeps AccessKey "
+                f"{survey.login or '(none)'}. Point [clarityq] secret_sink at the place Airflow reads "
+                "(docs/access-keys.md)."
+            )
+        survey.place = resolved.place
+        if not resolved.fields.get("password"):  # a resolver that hides secrets: the key was verified before
+            self.log.info("%s does not reveal the secret; the delivered key is trusted by its ID.", resolved.place)
+            return
+        verification = self._verify_new(resolved.fields)
+        if not verification.ok:
+            self._restore(survey)
+            cleanup = self._discard(new)
+            raise VerificationError(
+                f"connection {self.sink_conn_id!r} as Airflow resolves it ({resolved.place}) holds the new AccessKey "
+                f"{new.access_key_id} but fails at {verification.stage}: {verification.reason}. {cleanup} The "
+                "previous key was written back and keeps its status.",
+                stage=verification.stage,
+            )
+
+    def _unwrite(self) -> None:
+        """Remove the entry this run created in a sink the consumer does not read (best effort)."""
+        remove = getattr(self.sink, "remove", None)
+        if callable(remove):
+            try:
+                remove(self.sink_conn_id)
+            except Exception as exc:
+                self.log.warning("Could not remove %s from %r (%s).", self.sink_conn_id, self.sink, _safe(exc))
+
+    def _restore(self, survey: _Survey) -> None:
+        """Put the reader's previous key back into the sink (best effort; it was never deactivated)."""
+        entry = survey.entry or {}
+        login, password = entry.get("login"), entry.get("password")
+        if not (isinstance(login, str) and login and isinstance(password, str) and password):
+            return
+        try:
+            self.sink.deliver(self.sink_conn_id, {"login": login, "password": password})
+        except Exception as exc:
+            self.log.warning("Could not write the previous key back to %s (%s).", self.sink_conn_id, _safe(exc))
 
     def _verify_new(self, fields: Mapping[str, Any]) -> Verification:
         delay = self.options.verify_backoff_s
@@ -923,9 +1131,11 @@ class AccessKeyManager:
         """Delete a key that must not stay (undelivered or not working); say what happened."""
         try:
             self.backend.delete_key(self.user_name, new.access_key_id)
+            self._settled.add(new.access_key_id)
         except Exception as exc:
             try:
                 self.backend.set_key_status(self.user_name, new.access_key_id, "Inactive")
+                self._settled.add(new.access_key_id)
             except Exception:
                 return (
                     f"Deleting the new key failed too ({_safe(exc)}): AccessKey {new.access_key_id} is left Active "

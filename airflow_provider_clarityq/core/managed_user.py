@@ -19,12 +19,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from airflow_provider_clarityq.core.errors import ConfigurationError
+
 __all__ = [
     "COMMENTS_LIMIT",
     "MANAGED_MARKER",
     "KeyIntent",
     "ManagedComments",
+    "UnmanagedUserError",
     "parse_comments",
+    "unmanaged_user_error",
 ]
 
 #: RAM's limit on a user's Comments.
@@ -92,3 +96,18 @@ def parse_comments(comments: str | None) -> ManagedComments:
         started = datetime.strptime(match.group("stamp"), _STAMP).replace(tzinfo=timezone.utc)
         intent = KeyIntent(started, match.group("key"))
     return ManagedComments(True, intent, match.group("note") or "")
+
+
+class UnmanagedUserError(ConfigurationError):
+    """The RAM user exists but this provider neither created nor adopted it: it is not ours to change."""
+
+
+def unmanaged_user_error(name: str) -> UnmanagedUserError:
+    return UnmanagedUserError(
+        "ram_user",
+        f"names RAM user {name!r}, which this provider did not create or adopt (its Comments do not start with "
+        f"{MANAGED_MARKER!r})",
+        "if the provider should manage it, adopt it deliberately: run the ensure_ram_user task with "
+        "adopt_existing_user=True set in the DAG file, or put that mark at the start of the user's Comments in "
+        "the RAM console; otherwise point the DAG at the RAM user it manages",
+    )

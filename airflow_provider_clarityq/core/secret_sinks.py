@@ -37,7 +37,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
@@ -51,11 +51,13 @@ __all__ = [
     "AirflowApiConnectionSink",
     "CallableSink",
     "ConnectionFileSink",
+    "ResolvedConnection",
     "SecretSink",
     "SinkChoice",
     "SinkError",
     "choose_sink",
     "parse_sink_setting",
+    "sink_resolver",
 ]
 
 #: Keys an Airflow connection entry may have (what ``LocalFilesystemBackend`` and the REST API accept).
@@ -167,6 +169,34 @@ def choose_sink(
             label=_SETTING,
         )
     return SinkChoice("factory", f"[clarityq] secret_sink names the factory {kind}", factory=kind)
+
+
+@dataclass(frozen=True)
+class ResolvedConnection:
+    """A connection as the consumer (Airflow) resolves it: its fields and the place that answered.
+
+    Writing a sink is not the same as what a task will read: a higher-priority place may shadow it. The
+    AccessKey manager therefore asks a resolver for this after delivering, before touching the old key.
+    """
+
+    conn_id: str
+    place: str
+    fields: dict[str, Any] = field(repr=False)
+
+    @property
+    def login(self) -> str | None:
+        login = self.fields.get("login")
+        return login if isinstance(login, str) and login else None
+
+
+def sink_resolver(sink: SecretSink) -> Callable[[str], ResolvedConnection | None]:
+    """A resolver for when the sink *is* what the consumer reads (tests, or a store read by nothing else)."""
+
+    def resolve(conn_id: str) -> ResolvedConnection | None:
+        entry = sink.read(conn_id)
+        return None if entry is None else ResolvedConnection(conn_id, repr(sink), dict(entry))
+
+    return resolve
 
 
 def _check_fields(fields: Mapping[str, Any], where: str) -> None:

@@ -211,10 +211,12 @@ class RamAccessKeyOperator(BaseOperator):
             KeyLimitError,
             RamKeyBackend,
             SinkConflictError,
+            SinkMismatchError,
             VerificationError,
             health_verifier,
         )
         from airflow_provider_clarityq.core.errors import ConfigurationError
+        from airflow_provider_clarityq.utils.connection_lookup import resolve_connection
 
         try:
             options = self._options()
@@ -235,10 +237,11 @@ class RamAccessKeyOperator(BaseOperator):
                 options=options,
                 on_secret=_mask,
                 logger=self.log,
+                resolver=resolve_connection,  # what a task will read: Airflow's own lookup, uncached
             )
             dry_run = self.mode == "plan"
             result = manager.rotate(dry_run=dry_run) if self.operation == "rotate" else manager.ensure(dry_run=dry_run)
-        except (ConfigurationError, KeyLimitError, SinkConflictError) as err:
+        except (ConfigurationError, KeyLimitError, SinkConflictError, SinkMismatchError) as err:
             raise AirflowFailException(str(err)) from err
         except VerificationError as err:
             if err.stage in ("config", "project"):  # waiting does not fix a grant or a field

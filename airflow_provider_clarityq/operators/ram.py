@@ -37,6 +37,9 @@ class RamUserOperator(BaseOperator):
     :param mode: ``plan`` only looks (a missing user is reported with ``user_uid`` ``None``, not
         created); ``apply``/``sync`` create it - the same vocabulary as ``MaxComputeGrantsOperator``.
     :param create: create the user when missing; with ``False`` a missing user fails the task.
+    :param adopt_existing_user: let the provider manage an existing RAM user it did not create (it marks the
+        user's Comments). Without it, such a user is refused: the provider operates only on RAM users it
+        manages. Set it in the DAG file for the run that adopts the user; it is deliberately not templated.
     """
 
     template_fields: Sequence[str] = ("ram_user", "maxcompute_conn_id", "mode")
@@ -49,6 +52,7 @@ class RamUserOperator(BaseOperator):
         maxcompute_conn_id: str = DEFAULT_CONN_ID,
         mode: str = "apply",
         create: bool = True,
+        adopt_existing_user: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,6 +60,7 @@ class RamUserOperator(BaseOperator):
         self.maxcompute_conn_id = maxcompute_conn_id
         self.mode = mode
         self.create = create
+        self.adopt_existing_user = adopt_existing_user is True
 
     @cached_property
     def hook(self) -> MaxComputeHook:
@@ -74,7 +79,9 @@ class RamUserOperator(BaseOperator):
                 raise ConfigurationError("mode", f"is {self.mode!r}", "use plan, apply or sync")
             name = validate_ram_user_name(self.ram_user, field="ram_user")
             backend = AlibabaBackend(self.hook)
-            result = ensure_ram_user(backend, name, create=self.create, dry_run=self.mode == "plan")
+            result = ensure_ram_user(
+                backend, name, create=self.create, dry_run=self.mode == "plan", adopt=self.adopt_existing_user
+            )
         except ConfigurationError as err:
             raise AirflowFailException(str(err)) from err
         except AccessNotConvergedError as err:
@@ -84,6 +91,6 @@ class RamUserOperator(BaseOperator):
         if not result.exists:
             self.log.info("RAM user %s does not exist; mode %s only reports it.", result.user_name, self.mode)
         else:
-            verb = "Created" if result.created else "Found"
+            verb = "Created" if result.created else "Adopted" if result.adopted else "Found"
             self.log.info("%s RAM user %s: principal %s", verb, result.user_name, result.principal)
         return result.to_dict()

@@ -12,26 +12,13 @@ skipped, so what was written a moment ago is what is seen.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
 
 __all__ = ["ResolvedConnection", "describe_backend", "resolve_connection"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ResolvedConnection:
-    """A connection as Airflow resolves it: its fields (``login``, ``password``, ``host``...) and where it came from."""
-
-    conn_id: str
-    place: str
-    fields: dict[str, Any] = field(repr=False)
-
-    @property
-    def login(self) -> str | None:
-        login = self.fields.get("login")
-        return login if isinstance(login, str) and login else None
 
 
 def describe_backend(backend: object, conn_id: str) -> str:

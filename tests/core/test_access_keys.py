@@ -20,12 +20,15 @@ from airflow_provider_clarityq.core.access_keys import (
     NewAccessKey,
     SinkConflictError,
     SinkError,
+    SinkMismatchError,
     UserNotFoundError,
     Verification,
     VerificationError,
     reader_connection_template,
 )
 from airflow_provider_clarityq.core.errors import ConfigurationError
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER, UnmanagedUserError, parse_comments
+from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
 
 USER = "clarityq"
 CONN = "clarityq_reader"
@@ -69,6 +72,7 @@ class FakeBackend:
         self.project_ok = True
         self.unverified_tries = 0  # a new key fails authentication this many times (propagation)
         self.verify_calls: list[str] = []
+        self.comments: str | None = MANAGED_MARKER  # None: the user does not exist
 
     # helpers
     def add(self, status: str = "Active", *, age_days: float = 30, last_used: datetime | None = None) -> str:
@@ -114,6 +118,14 @@ class FakeBackend:
 
     def last_used(self, user_name: str, access_key_id: str) -> datetime | None:
         return self.keys[access_key_id].last_used
+
+    def user_comments(self, user_name: str) -> str | None:
+        return self.comments
+
+    def set_user_comments(self, user_name: str, comments: str) -> None:
+        self._maybe_fail("comments")
+        self.comments = comments
+        self.events.append(f"comments {comments.removeprefix(MANAGED_MARKER).strip() or '-'}")
 
     def verify(self, fields: Mapping[str, Any]) -> Verification:
         key_id = str(fields.get("login"))
@@ -167,6 +179,10 @@ class FakeSink:
             self.entries.setdefault(conn_id, {}).update(fields)
         self.events.append(f"deliver {fields['login']}")
 
+    def remove(self, conn_id: str) -> None:
+        self.entries.pop(conn_id, None)
+        self.events.append(f"remove {conn_id}")
+
 
 @dataclass
 class World:
@@ -176,7 +192,7 @@ class World:
     events: list[str]
     masked: list[str]
 
-    def manager(self, **options: Any) -> AccessKeyManager:
+    def manager(self, resolver: Any = None, **options: Any) -> AccessKeyManager:
         def on_secret(secret: str) -> None:
             self.masked.append(secret)
             self.events.append("mask")
@@ -191,6 +207,7 @@ class World:
             on_secret=on_secret,
             now=self.clock,
             sleep=self.sleeps.append,
+            resolver=resolver,
         )
 
     @property
@@ -239,8 +256,25 @@ def test_ensure_first_run_creates_masks_verifies_then_delivers(world: World) -> 
     result = world.manager().ensure()
     (new_id,) = world.backend.keys
     assert result.action == "created" and result.access_key_id == new_id == result.created and result.verified
-    # The secret is masked before it is used, and verified before it reaches the sink.
-    assert world.events[:4] == [f"create {new_id}", "mask", f"verify {new_id}", f"deliver {new_id}"]
+    # The key is announced in the user's Comments before it exists, the secret masked before it is used, and
+    # verified before it reaches the sink and again as the consumer resolves it; then the announcement goes.
+    steps = [e for e in world.events if not e.startswith("comments")]
+    assert steps[:6] == [
+        f"create {new_id}",
+        "mask",
+        f"verify {new_id}",
+        f"deliver {new_id}",
+        "mask",  # the connection as resolved, masked again before its secret is used
+        f"verify {new_id}",
+    ]
+    journal = [e for e in world.events if e.startswith("comments")]
+    assert journal == [
+        "comments key-intent:20261101T120000Z",
+        f"comments key-intent:20261101T120000Z={new_id}",
+        "comments -",
+    ]
+    assert world.events.index(journal[0]) < world.events.index(f"create {new_id}")
+    assert world.backend.comments == MANAGED_MARKER
     entry = world.sink.entries[CONN]
     assert entry == {**TEMPLATE, "login": new_id, "password": world.backend.keys[new_id].secret}
     assert_no_secret(world, result.to_dict())
@@ -308,10 +342,7 @@ def test_ensure_replaces_a_dead_key_that_is_not_the_users(world: World) -> None:
 
 
 def test_plan_for_a_user_that_does_not_exist_yet(world: World) -> None:
-    def missing(user_name: str) -> list[KeyRecord]:
-        raise UserNotFoundError("ram_user", "names a RAM user that does not exist", "create it first")
-
-    world.backend.list_keys = missing  # type: ignore[method-assign]
+    world.backend.comments = None  # GetUser: EntityNotExist.User
     planned = world.manager().ensure(dry_run=True)
     assert planned.dry_run and planned.action == "created" and "does not exist yet" in planned.notes[0]
     with pytest.raises(UserNotFoundError):
@@ -562,3 +593,100 @@ def test_reader_template_never_copies_the_admins_credentials() -> None:
         "schema": "proj",
         "extra": {"region": "cn-shanghai", "tunnel_endpoint": "https://dt"},
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# What the consumer resolves, the managed user, and keys left by interrupted runs
+
+
+class Killed(BaseException):
+    """The process going away mid-run (as kill -9 would, no clean-up reaches RAM)."""
+
+
+def kill_during_verification(world: World) -> None:
+    def verify(fields: Mapping[str, Any]) -> Verification:
+        world.backend.fail.update({"delete": 1, "set_status": 1})  # from now on nothing reaches RAM
+        raise Killed
+
+    world.backend.verify = verify  # type: ignore[method-assign]
+
+
+def test_a_sink_airflow_does_not_read_retires_nothing(world: World) -> None:
+    old = world.provision()
+    elsewhere = ResolvedConnection(CONN, "the metadata DB", {**world.sink.entries[CONN]})
+    world.sink.entries.clear()  # the sink written is a file Airflow does not read: it starts empty
+    with pytest.raises(SinkMismatchError, match=r"Airflow resolves 'clarityq_reader' from the metadata DB") as err:
+        world.manager(resolver=lambda conn_id: elsewhere).rotate()
+    assert "Nothing was deactivated" in str(err.value)
+    assert world.backend.status(old) == "Active" and len(world.backend.keys) == 1  # the new key was deleted
+    assert world.sink.entries == {}  # the entry it had created there is removed again
+    assert world.backend.comments == MANAGED_MARKER
+    assert_no_secret(world, str(err.value))
+
+
+def test_a_sink_holding_another_key_than_airflow_reads_is_refused_before_any_change(world: World) -> None:
+    old = world.provision()
+    before = len(world.events)
+    reader = ResolvedConnection(CONN, "the environment variable AIRFLOW_CONN_CLARITYQ_READER", {"login": "LTAIother"})
+    with pytest.raises(SinkMismatchError, match="nothing was created or retired"):
+        world.manager(resolver=lambda conn_id: reader).ensure()
+    assert mutations(world, before) == [] and world.backend.status(old) == "Active"
+
+
+def test_a_user_the_provider_does_not_manage_is_refused_before_any_change(world: World) -> None:
+    world.provision()
+    world.backend.comments = "ETL service account"
+    before = len(world.events)
+    with pytest.raises(UnmanagedUserError, match="adopt"):
+        world.manager().rotate()
+    assert world.events[before:] == []
+
+
+@pytest.mark.parametrize("recorded_id", [True, False])
+def test_an_undelivered_key_of_an_interrupted_run_is_deleted_when_never_used(world: World, recorded_id: bool) -> None:
+    current = world.provision()
+    world.clock.advance(days=1)
+    orphan = world.backend.add(age_days=0)  # created by the interrupted run, never delivered, never used
+    intent = parse_comments(MANAGED_MARKER).with_intent(world.clock(), orphan if recorded_id else None)
+    world.backend.comments = intent.render()
+    result = world.manager().ensure()
+    assert orphan in result.deleted and world.backend.status(orphan) is None
+    assert world.backend.status(current) == "Active" and result.action == "unchanged"
+    assert world.backend.comments == MANAGED_MARKER
+
+
+def test_a_used_undelivered_key_is_deactivated_not_deleted(world: World) -> None:
+    world.provision()
+    world.clock.advance(days=1)
+    orphan = world.backend.add(age_days=0, last_used=world.clock())
+    world.backend.comments = parse_comments(MANAGED_MARKER).with_intent(world.clock(), orphan).render()
+    result = world.manager().ensure()
+    assert result.deactivated == [orphan] and world.backend.status(orphan) == "Inactive" and not result.deleted
+
+
+def test_two_killed_runs_do_not_stop_the_third(world: World) -> None:
+    world.provision()
+    for _ in range(2):  # each run dies after CreateAccessKey, before delivery, leaving its key and announcement
+        kill_during_verification(world)
+        with pytest.raises(Killed):
+            world.manager().rotate()
+        assert len(world.backend.keys) == 2 and "key-intent" in str(world.backend.comments)
+        del world.backend.verify  # back to the class's verifier
+        world.clock.advance(minutes=5)
+    result = world.manager().rotate()
+    assert result.action == "rotated" and world.sink_key() == result.access_key_id
+    assert world.backend.status(result.access_key_id) == "Active"
+    assert world.backend.comments == MANAGED_MARKER
+
+
+def test_an_interrupted_run_deletes_its_key_when_it_can(world: World) -> None:
+    old = world.provision()
+
+    def verify(fields: Mapping[str, Any]) -> Verification:
+        raise TimeoutError("execution_timeout")
+
+    world.backend.verify = verify  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        world.manager().rotate()
+    assert set(world.backend.keys) == {old} and world.backend.status(old) == "Active"
+    assert world.backend.comments == MANAGED_MARKER and world.sink_key() == old

@@ -30,6 +30,7 @@ from airflow_provider_clarityq.core.access_keys import (
     VerificationError,
     health_verifier,
 )
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
@@ -53,7 +54,9 @@ CONTEXT: Any = {}
 
 def provision_user_without_key(emu: RunningEmulator) -> None:
     info = emu.info
-    uid = owner_ram(emu).create_user(ram_models.CreateUserRequest(user_name=USER)).body.user.user_id
+    # Created as the provider's ensure_ram_user task does: with the provider's mark in its Comments.
+    request = ram_models.CreateUserRequest(user_name=USER, comments=MANAGED_MARKER)
+    uid = owner_ram(emu).create_user(request).body.user.user_id
     principal = f"RAM${info.account_id}:{uid}"
     owner = ODPS(
         info.access_key_id,

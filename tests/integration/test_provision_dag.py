@@ -18,6 +18,7 @@ from odps import ODPS, errors
 from support import owner_odps as owner
 from support import owner_ram
 
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = pytest.mark.integration
@@ -165,7 +166,12 @@ def test_plan_then_apply_then_converged_rerun(
         f"GRANT CreateInstance, List ON PROJECT {emu.info.project} TO ROLE {ROLE}",
         f"GRANT Describe, Select ON TABLE * TO ROLE {ROLE}",
         f"GRANT {ROLE} TO {principal}",
-        "ram:CreateAccessKey",  # ensure_access_key: the reader's key, delivered to the connections file
+        # ensure_access_key: the key announced in the user's Comments, created, its ID recorded, delivered to the
+        # connections file, and the announcement cleared.
+        "ram:UpdateUser",
+        "ram:CreateAccessKey",
+        "ram:UpdateUser",
+        "ram:UpdateUser",
     ]
     assert_seed_000(emu)
 
@@ -177,16 +183,19 @@ def test_plan_then_apply_then_converged_rerun(
     assert mutating(log) == []
     assert again is not None and again["summary"]["planned"] == 0 and again["verified"] is None
     calls = [(r["service"], r["action"] or r["statement"] or r["path"]) for r in log]
-    # ensure_ram_user: GetCallerIdentity + GetUser; grant_access: DESCRIBE ROLE, plus pyodps' own
-    # GET /tenants (and GET /logview/host once per endpoint and process, cached by now).
-    assert calls[:4] == [
+    # ensure_ram_user: GetCallerIdentity + GetUser; grant_access: the same two again (the UIDs handed over
+    # are checked, not trusted), then DESCRIBE ROLE, plus pyodps' own GET /tenants (and GET /logview/host
+    # once per endpoint and process, cached by now).
+    assert calls[:6] == [
+        ("sts", "GetCallerIdentity"),
+        ("ram", "GetUser"),
         ("sts", "GetCallerIdentity"),
         ("ram", "GetUser"),
         ("maxcompute", "/api/tenants"),
         ("maxcompute", f"DESCRIBE ROLE {ROLE}"),
     ]
     # ensure_access_key then only reads: the user's keys, and a check that the delivered key still works.
-    assert ("ram", "CreateAccessKey") not in calls[4:]
+    assert ("ram", "CreateAccessKey") not in calls[6:]
 
     assert_clarityq_can_read_only(emu)
 
@@ -246,7 +255,8 @@ def test_a_hostile_run_conf_cannot_change_what_is_managed(
 
 
 def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) -> None:
-    """Half of seed 000 done by hand with the name form RAM$<account>:clarityq: nothing is added twice."""
+    """Half of seed 000 done by hand with the name form RAM$<account>:clarityq (on a user the provider manages):
+    nothing is added twice."""
     from airflow_provider_clarityq.core.connection import parse_connection
     from airflow_provider_clarityq.core.credentials import credentials_from_settings
     from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
@@ -255,7 +265,7 @@ def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) 
 
     emu = clarityq_emulator
     info = emu.info
-    owner_ram(emu).create_user(ram_models.CreateUserRequest(user_name="clarityq"))
+    owner_ram(emu).create_user(ram_models.CreateUserRequest(user_name="clarityq", comments=MANAGED_MARKER))
     by_name = f"RAM${info.account_id}:clarityq"
     for statement in (f"ADD USER {by_name}", f"CREATE ROLE {ROLE}", f"GRANT {ROLE} TO {by_name}"):
         assert owner(emu).execute_security_query(statement) == "OK"

@@ -16,6 +16,7 @@ from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 from airflow_provider_clarityq.core.secret_sinks import (
     AirflowApiConnectionSink,
     CallableSink,
@@ -170,13 +171,16 @@ def emu(clarityq_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> 
             protocol="http",
         )
     )
-    ram.create_user(ram_models.CreateUserRequest(user_name="clarityq"))
+    ram.create_user(ram_models.CreateUserRequest(user_name="clarityq", comments=MANAGED_MARKER))
     return clarityq_emulator
 
 
 @pytest.mark.integration
-def test_execute_returns_key_ids_only_and_refuses_the_key_limit(emu: RunningEmulator, tmp_path: Path) -> None:
-    path = tmp_path / "connections.json"
+def test_execute_returns_key_ids_only_and_refuses_the_key_limit(
+    emu: RunningEmulator, airflow_connections_file: Path
+) -> None:
+    path = airflow_connections_file
+    path.unlink()
     # The user is not a project member: the new key authenticates but has no project access.
     op = RamAccessKeyOperator(task_id="k", maxcompute_conn_id=ADMIN, connections_file=str(path), verify_attempts=1)
     with pytest.raises(AirflowFailException, match="project_accessible"):

@@ -155,7 +155,11 @@ class TestGrantsExecute:
         ).execute(context())
         assert again["summary"]["planned"] == 0
         assert _statements(emu) == ["DESCRIBE ROLE clarityq_reader"]
-        assert again["requests"] == {"total": 1, "by_call": {"maxcompute:security_query": 1}}
+        # The handed-over account and UID are cross-checked (STS, RAM GetUser), not trusted.
+        assert again["requests"] == {
+            "total": 3,
+            "by_call": {"maxcompute:security_query": 1, "ram:GetUser": 1, "sts:GetCallerIdentity": 1},
+        }
 
     def test_a_failed_step_pushes_the_result_and_fails_retryably(self, emu: RunningEmulator) -> None:
         emu.add_fault(service="maxcompute", statement="ON TABLE", status=403, code="NoPermission")

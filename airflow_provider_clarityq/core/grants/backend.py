@@ -37,6 +37,7 @@ __all__ = [
     "Clients",
     "CountingBackend",
     "Failure",
+    "RamUser",
     "failure_of",
 ]
 
@@ -93,6 +94,14 @@ _ARN_RE = re.compile(r"acs:ram::[0-9]+:(?P<kind>user|assumed-role)/(?P<name>[^/]
 # The protocol
 
 
+@dataclass(frozen=True)
+class RamUser:
+    """A RAM user as GetUser shows it: its UID and ``Comments`` (the provider's mark, see ``core.managed_user``)."""
+
+    user_id: str
+    comments: str = ""
+
+
 @runtime_checkable
 class AccessBackend(Protocol):
     """Everything access as code asks of Alibaba Cloud; every method is one request (plus client retries)."""
@@ -101,12 +110,16 @@ class AccessBackend(Protocol):
         """STS GetCallerIdentity."""
         ...
 
-    def get_ram_user(self, name: str) -> str | None:
-        """RAM GetUser: the user's UID, or ``None`` when it does not exist (EntityNotExist)."""
+    def get_ram_user(self, name: str) -> RamUser | None:
+        """RAM GetUser: the user's UID and Comments, or ``None`` when it does not exist (EntityNotExist)."""
         ...
 
-    def create_ram_user(self, name: str) -> str:
-        """RAM CreateUser: the new user's UID."""
+    def create_ram_user(self, name: str, comments: str) -> str:
+        """RAM CreateUser with ``Comments``: the new user's UID."""
+        ...
+
+    def set_ram_user_comments(self, name: str, comments: str) -> None:
+        """RAM UpdateUser ``NewComments``."""
         ...
 
     def list_users(self, project: str) -> Sequence[Mapping[str, str]]:
@@ -263,13 +276,17 @@ class CountingBackend:
         self._count("sts:GetCallerIdentity")
         return self.inner.caller_identity()
 
-    def get_ram_user(self, name: str) -> str | None:
+    def get_ram_user(self, name: str) -> RamUser | None:
         self._count("ram:GetUser")
         return self.inner.get_ram_user(name)
 
-    def create_ram_user(self, name: str) -> str:
+    def create_ram_user(self, name: str, comments: str) -> str:
         self._count("ram:CreateUser")
-        return self.inner.create_ram_user(name)
+        return self.inner.create_ram_user(name, comments)
+
+    def set_ram_user_comments(self, name: str, comments: str) -> None:
+        self._count("ram:UpdateUser")
+        self.inner.set_ram_user_comments(name, comments)
 
     def list_users(self, project: str) -> Sequence[Mapping[str, str]]:
         self._count("maxcompute:list_users")
@@ -354,7 +371,7 @@ class AlibabaBackend:
             user_id=str(body.user_id or ""),
         )
 
-    def get_ram_user(self, name: str) -> str | None:
+    def get_ram_user(self, name: str) -> RamUser | None:
         from alibabacloud_ram20150501.models import GetUserRequest
 
         try:
@@ -363,13 +380,19 @@ class AlibabaBackend:
             if failure_of(exc).code.startswith("EntityNotExist"):
                 return None
             raise
-        return str(user.user_id)
+        return RamUser(str(user.user_id), str(user.comments or ""))
 
-    def create_ram_user(self, name: str) -> str:
+    def create_ram_user(self, name: str, comments: str) -> str:
         from alibabacloud_ram20150501.models import CreateUserRequest
 
-        user = self.clients.ram_client.create_user(CreateUserRequest(user_name=name)).body.user
+        request = CreateUserRequest(user_name=name, comments=comments)
+        user = self.clients.ram_client.create_user(request).body.user
         return str(user.user_id)
+
+    def set_ram_user_comments(self, name: str, comments: str) -> None:
+        from alibabacloud_ram20150501.models import UpdateUserRequest
+
+        self.clients.ram_client.update_user(UpdateUserRequest(user_name=name, new_comments=comments))
 
     def list_users(self, project: str) -> list[dict[str, str]]:
         return [

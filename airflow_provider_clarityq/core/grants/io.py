@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -73,19 +73,28 @@ from airflow_provider_clarityq.core.identifiers import (
     validate_role_name,
     validate_uid,
 )
+from airflow_provider_clarityq.core.managed_user import (
+    ManagedComments,
+    UnmanagedUserError,
+    parse_comments,
+    unmanaged_user_error,
+)
 
 __all__ = [
     "RESULT_FORMAT",
     "AccessNotConvergedError",
     "ApplyResult",
     "RamUserResult",
+    "ResolvedUser",
     "RetryPolicy",
     "StepResult",
+    "UnmanagedUserError",
     "ensure_ram_user",
     "execute_plan",
     "read_state",
     "resolve_principal",
     "run_access",
+    "unmanaged_user_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,6 +218,15 @@ def _read(call: Callable[[], T], policy: RetryPolicy, retries: _Retries, what: s
 # Principal
 
 
+@dataclass(frozen=True)
+class ResolvedUser:
+    """The managed user's principal, the caller, and what the user's Comments say (None: no such user)."""
+
+    principal: ResolvedPrincipal
+    caller: CallerIdentity
+    comments: ManagedComments | None
+
+
 def resolve_principal(
     backend: AccessBackend,
     ram_user: str,
@@ -217,27 +235,30 @@ def resolve_principal(
     retries: _Retries | None = None,
     account_id: str | None = None,
     user_uid: str | None = None,
-    need_caller: bool = True,
-) -> tuple[ResolvedPrincipal, CallerIdentity | None]:
-    """The managed user's principal (account from STS, UID from RAM) and the caller's identity.
+) -> ResolvedUser:
+    """The managed user's principal (account from STS, UID and Comments from RAM) and the caller's identity.
 
-    ``account_id``/``user_uid`` skip the corresponding request when already known; STS is still asked
-    when ``need_caller`` (sync mode: the planner needs the caller to refuse self-revokes).
+    Both are always asked: ``account_id`` and ``user_uid``, when given (handed over from another task), are
+    cross-checked against them instead of trusted.
     """
     counter = retries or _Retries()
-    caller: CallerIdentity | None = None
-    if account_id is None or need_caller:
-        caller = _read(backend.caller_identity, retry, counter, "STS GetCallerIdentity")
-        if account_id is not None and validate_uid(account_id, field="account_id") != caller.account_id:
-            raise ConfigurationError(
-                "account_id",
-                f"is {account_id} but the connection's credentials belong to account {caller.account_id}",
-                "pass the account ID of the connection's main account, or leave it empty",
-            )
-        account_id = caller.account_id
-    if user_uid is None:
-        user_uid = _read(lambda: backend.get_ram_user(ram_user), retry, counter, "RAM GetUser")
-    return ResolvedPrincipal(account_id, ram_user, user_uid), caller
+    caller = _read(backend.caller_identity, retry, counter, "STS GetCallerIdentity")
+    if account_id is not None and validate_uid(account_id, field="account_id") != caller.account_id:
+        raise ConfigurationError(
+            "account_id",
+            f"is {account_id} but the connection's credentials belong to account {caller.account_id}",
+            "pass the account ID of the connection's main account, or leave it empty",
+        )
+    user = _read(lambda: backend.get_ram_user(ram_user), retry, counter, "RAM GetUser")
+    if user_uid is not None and (user is None or validate_uid(user_uid, field="ram_user_uid") != user.user_id):
+        actual = f"UID {user.user_id}" if user is not None else "no UID (the user does not exist)"
+        raise ConfigurationError(
+            "ram_user_uid",
+            f"is {user_uid} but RAM user {ram_user!r} has {actual}",
+            "pass the UID RAM GetUser gives for that user, or leave it empty",
+        )
+    principal = ResolvedPrincipal(caller.account_id, ram_user, user.user_id if user else None)
+    return ResolvedUser(principal, caller, parse_comments(user.comments) if user else None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -452,6 +473,7 @@ class RamUserResult:
     account_id: str
     created: bool
     caller: dict[str, str]
+    adopted: bool = False
     requests: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -471,6 +493,7 @@ class RamUserResult:
             "principal": self.principal,
             "exists": self.exists,
             "created": self.created,
+            "adopted": self.adopted,
             "caller": self.caller,
             "requests": {"total": sum(self.requests.values()), "by_call": dict(self.requests)},
         }
@@ -543,7 +566,8 @@ class _Executor:
 
     def _call(self, step: Step) -> str | None:
         if isinstance(step, CreateRamUser):
-            return self.backend.create_ram_user(step.user_name)
+            comments = step.api_call["params"]["Comments"]  # type: ignore[index]
+            return self.backend.create_ram_user(step.user_name, str(comments))
         if step.statement is None or step.project is None:
             raise ConfigurationError("step", f"{step.kind} has no statement to run", "re-create the plan")
         self.backend.security_query(step.project, step.statement)
@@ -608,10 +632,10 @@ def _created_uid(backend: AccessBackend, runs: Sequence[_StepRun], executor: _Ex
         if run.user_uid is not None:
             return run.user_uid
     name = next(getattr(run.result.step, "user_name", "") for run in runs)
-    uid = _read(lambda: backend.get_ram_user(name), executor.policy, executor.retries, "RAM GetUser")
-    if uid is None:
+    user = _read(lambda: backend.get_ram_user(name), executor.policy, executor.retries, "RAM GetUser")
+    if user is None:
         raise AccessNotConvergedError(f"RAM user {name!r} was reported as existing, but GetUser does not find it")
-    return uid
+    return user.user_id
 
 
 # --------------------------------------------------------------------------------------------------
@@ -645,18 +669,19 @@ def run_access(
     counting = CountingBackend(backend)
     retries = _Retries()
 
-    principal, caller = resolve_principal(
-        counting,
-        spec.ram_user,
-        retry=policy,
-        retries=retries,
-        account_id=account_id,
-        user_uid=user_uid,
-        need_caller=mode == "sync" or account_id is None,
+    resolved = resolve_principal(
+        counting, spec.ram_user, retry=policy, retries=retries, account_id=account_id, user_uid=user_uid
     )
-    admin: ResolvedPrincipal | Principal | None = caller.admin() if caller else None
+    principal, caller = resolved.principal, resolved.caller
+    unmanaged = resolved.comments is not None and not resolved.comments.managed
+    if unmanaged and mode != "plan":
+        raise unmanaged_user_error(spec.ram_user)
+    admin: ResolvedPrincipal | Principal | None = caller.admin()
     live = read_state(counting, spec, principal, mode, retry=policy, retries=retries)
     plan = make_plan(spec, live, mode, principal, admin=admin)
+    if unmanaged:
+        note = unmanaged_user_error(spec.ram_user)
+        plan = replace(plan, warnings=(*plan.warnings, f"apply and sync will refuse: {note}"))
     if on_plan is not None:
         on_plan(plan)
 
@@ -667,7 +692,7 @@ def run_access(
             plan=plan,
             retries=retries.count,
             requests=counting.counts,
-            caller=caller.to_dict() if caller else None,
+            caller=caller.to_dict(),
             **kwargs,
         )
 
@@ -695,21 +720,31 @@ def ensure_ram_user(
     *,
     create: bool = True,
     dry_run: bool = False,
+    adopt: bool = False,
     retry: RetryPolicy | None = None,
 ) -> RamUserResult:
-    """Make sure the RAM user exists (RAM CreateUser if not) and return its UID and principal.
+    """Make sure the RAM user exists and is the provider's (created, or adopted on purpose); return its UIDs.
 
-    "Already exists" (another run won the race) is read back with GetUser. Never creates an AccessKey.
-    ``dry_run`` only looks: a missing user is reported (``user_uid`` ``None``), not created.
+    A missing user is created with the provider's mark in its Comments. An existing user without the mark
+    is refused unless ``adopt`` (set in the DAG file, never by a run's params): then the mark is added in
+    front of its Comments. "Already exists" (another run won the race) is read back with GetUser. Never
+    creates an AccessKey. ``dry_run`` only looks: a missing user is reported (``user_uid`` ``None``).
     """
     name = validate_ram_user_name(ram_user, field="ram_user")
     policy = retry or RetryPolicy()
     counting = CountingBackend(backend)
     retries = _Retries()
-    principal, caller = resolve_principal(counting, name, retry=policy, retries=retries)
-    assert caller is not None  # need_caller defaults to True
-    created = False
+    resolved = resolve_principal(counting, name, retry=policy, retries=retries)
+    principal, caller, comments = resolved.principal, resolved.caller, resolved.comments
+    created = adopted = False
     uid = principal.user_uid
+    if comments is not None and not comments.managed:
+        if not adopt:
+            raise unmanaged_user_error(name)
+        if not dry_run:
+            marked = comments.adopted().render()
+            _read(lambda: counting.set_ram_user_comments(name, marked), policy, retries, "RAM UpdateUser")
+            adopted = True
     if uid is None and not dry_run:
         if not create:
             raise AccessNotConvergedError(
@@ -724,11 +759,16 @@ def ensure_ram_user(
             detail = outcome.error.describe() if outcome.error else "unknown error"
             raise AccessNotConvergedError(f"RAM CreateUser {name!r} failed: {detail}")
         created = outcome.outcome == "executed"
+        if not created:  # it appeared meanwhile: it must carry the mark too
+            raced = _read(lambda: counting.get_ram_user(name), policy, retries, "RAM GetUser")
+            if raced is not None and not parse_comments(raced.comments).managed:
+                raise unmanaged_user_error(name)
     return RamUserResult(
         user_name=name,
         user_uid=uid,
         account_id=principal.account_id,
         created=created,
+        adopted=adopted or (dry_run and comments is not None and not comments.managed),
         caller=caller.to_dict(),
         requests=counting.counts,
     )

@@ -6,9 +6,10 @@ never leaves the reader with less access than before, and every step is idempote
 and re-applying converges.
 
 Modes: ``plan`` computes what ``apply`` would do and is never executed; ``apply`` adds only what is
-missing; ``sync`` also revokes what the managed role and the managed user hold beyond the spec.
-Nothing else is ever revoked: other roles and other members of the managed role are reported as
-warnings, never touched (prior art: Titan's allowlist, Snowflake TF #1845).
+missing; ``sync`` also revokes what the managed user holds beyond the spec, and what the managed role
+holds beyond it - the latter only while nobody else holds the role, or when the spec declares the role
+``exclusive_role``. Nothing else is ever revoked: other roles and other members of the managed role are
+reported as warnings, never touched (prior art: Titan's allowlist, Snowflake TF #1845).
 """
 
 from __future__ import annotations
@@ -517,17 +518,27 @@ class _ProjectPlanner:
     def steps(self) -> list[Step]:
         desired = self._desired()
         held = frozenset(g for g in self.live.grants if g.grantee == self.role and g.object.project == self.project)
-        kept = held & desired if self.mode == "sync" else held
+        others = self._other_members()
+        # A role others hold is only trimmed when the spec says it is the provider's alone.
+        trim_role = self.mode == "sync" and (self.spec.exclusive_role or not others)
+        kept = held & desired if trim_role else held
         steps = [*self._membership(), *self._grants(desired, kept), *self._role_bindings()]
         extras = sorted(held - desired, key=Grant.sort_key)
         direct = sorted((g for g in self.live.grants if self._is_managed_user(g)), key=Grant.sort_key)
         extra_roles = sorted(self.live.roles_of(self.principal) - {self.spec.role, *self.spec.extra_roles})
         if self.mode == "sync":
-            steps += self._revokes(extras, direct, extra_roles)
+            steps += self._revokes(extras if trim_role else [], direct, extra_roles)
+            if extras and not trim_role:
+                self._note_shared(extras, others)
         else:
             self._note_drift(extras, direct, extra_roles)
-        self._note_unmanaged()
+        self._note_unmanaged(others)
         return steps
+
+    def _other_members(self) -> list[str]:
+        """Who else holds the managed role (they may rely on its grants)."""
+        members = self.live.role_members.get(self.spec.role, frozenset())
+        return sorted(m for m in members if not self.principal.matches(m))
 
     # ---- desired state
 
@@ -674,9 +685,17 @@ class _ProjectPlanner:
                 f"{grant.grantee} also holds {grant.action.value} on {grant.object.path}; 'sync' would revoke it"
             )
 
-    def _note_unmanaged(self) -> None:
-        members = self.live.role_members.get(self.spec.role, frozenset())
-        for member in sorted(m for m in members if not self.principal.matches(m)):
+    def _note_shared(self, extras: list[Grant], others: list[str]) -> None:
+        held = "; ".join(f"{g.action.value} on {g.object.path}" for g in extras[:10])
+        more = f" and {len(extras) - 10} more" if len(extras) > 10 else ""
+        self._warn(
+            f"role {self.spec.role} is shared with {', '.join(others)}, so 'sync' keeps its {len(extras)} grant(s) "
+            f"beyond the spec ({held}{more}); set exclusive_role: true in the spec if the role is this "
+            "provider's alone"
+        )
+
+    def _note_unmanaged(self, others: list[str]) -> None:
+        for member in others:
             self._warn(f"role {self.spec.role} is also granted to {member}: not managed here, left as is")
         for line in self.live.out_of_band:
             self._warn(f"out-of-band grant, reported but not managed: {line}")

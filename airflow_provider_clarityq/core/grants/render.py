@@ -135,6 +135,8 @@ def render_revoke_role(step: RevokeRole) -> str:
 
 
 def render_create_ram_user(step: CreateRamUser) -> dict[str, object]:
-    """RAM ``CreateUser``; the AccessKey is a separate concern (rotation), not part of access."""
+    """RAM ``CreateUser``, marked as the provider's in its Comments; the AccessKey is a separate concern."""
+    from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
+
     name = validate_ram_user_name(step.user_name, field="ram_user")
-    return {"service": "ram", "action": "CreateUser", "params": {"UserName": name}}
+    return {"service": "ram", "action": "CreateUser", "params": {"UserName": name, "Comments": MANAGED_MARKER}}

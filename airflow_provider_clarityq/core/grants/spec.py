@@ -107,7 +107,12 @@ class ProjectGrants(_Model):
 
 
 class AccessSpec(_Model):
-    """Desired access for one RAM user through one managed role, in one or more projects."""
+    """Desired access for one RAM user through one managed role, in one or more projects.
+
+    ``exclusive_role``: the role is the provider's alone. Only then may ``sync`` revoke grants the role holds
+    beyond the spec while other principals also hold the role; by default a shared role keeps them (the
+    plan reports them and who else holds the role), since those members may rely on them.
+    """
 
     ram_user: str = "clarityq"
     role: str = "clarityq_reader"
@@ -116,6 +121,7 @@ class AccessSpec(_Model):
     create_ram_user: StrictBool = True
     allow_write_actions: StrictBool = False
     allow_admin_roles: StrictBool = False
+    exclusive_role: StrictBool = False
 
     @field_validator("ram_user", mode="before")
     @classmethod

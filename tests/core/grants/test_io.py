@@ -26,10 +26,12 @@ from airflow_provider_clarityq.core.grants.backend import (
     CallerIdentity,
     CountingBackend,
     Failure,
+    RamUser,
     failure_of,
 )
 from airflow_provider_clarityq.core.grants.io import (
     RetryPolicy,
+    UnmanagedUserError,
     ensure_ram_user,
     read_state,
     run_access,
@@ -39,6 +41,7 @@ from airflow_provider_clarityq.core.grants.plan import Phase, PlanError
 from airflow_provider_clarityq.core.grants.spec import default_spec, load_spec
 from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
 from airflow_provider_clarityq.core.identifiers import Principal
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
 ACCOUNT = "1234567890123456"
 P = "my_project"
@@ -75,6 +78,7 @@ class FakeBackend:
     def __init__(self, *projects: str, tables: Sequence[str] = ("customers", "orders")) -> None:
         self.account = ACCOUNT
         self.ram_users: dict[str, str] = {}  # lower name -> uid
+        self.comments: dict[str, str] = {}  # lower name -> RAM Comments (users made by the fake carry the mark)
         self.projects = {p: FakeProject(p, set(tables)) for p in projects or (P,)}
         self.faults: list[_Fault] = []
         self.calls: list[tuple[str, str]] = []  # (op, detail)
@@ -140,11 +144,12 @@ class FakeBackend:
         self._maybe_fail("caller_identity", "")
         return CallerIdentity(self.account, "Account", f"acs:ram::{self.account}:root", self.account)
 
-    def get_ram_user(self, name: str) -> str | None:
+    def get_ram_user(self, name: str) -> RamUser | None:
         self._maybe_fail("get_ram_user", name)
-        return self.ram_users.get(name.lower())
+        uid = self.ram_users.get(name.lower())
+        return None if uid is None else RamUser(uid, self.comments.get(name.lower(), MANAGED_MARKER))
 
-    def create_ram_user(self, name: str) -> str:
+    def create_ram_user(self, name: str, comments: str) -> str:
         self._maybe_fail("create_ram_user", name)
         with self._lock:
             if name.lower() in self.ram_users:
@@ -153,7 +158,12 @@ class FakeBackend:
                 )
             self._next_uid += 1
             self.ram_users[name.lower()] = str(self._next_uid)
+            self.comments[name.lower()] = comments
             return str(self._next_uid)
+
+    def set_ram_user_comments(self, name: str, comments: str) -> None:
+        self._maybe_fail("set_ram_user_comments", name)
+        self.comments[name.lower()] = comments
 
     def list_users(self, project: str) -> list[dict[str, str]]:
         self._maybe_fail("list_users", project)
@@ -258,7 +268,7 @@ def _user_appears_after_first_get_user(fake: FakeBackend, uid: str) -> None:
     original = fake.get_ram_user
     seen = {"calls": 0}
 
-    def racing_get(name: str) -> str | None:
+    def racing_get(name: str) -> RamUser | None:
         seen["calls"] += 1
         if seen["calls"] == 1:
             fake.calls.append(("get_ram_user", name))
@@ -322,17 +332,20 @@ class TestSeed000:
         assert again.requests == {"maxcompute:security_query": 1, "ram:GetUser": 1, "sts:GetCallerIdentity": 1}
         assert [op for op, _ in fake.calls] == ["caller_identity", "get_ram_user", "security_query"]
 
-    def test_known_account_and_uid_skip_sts_and_ram_in_apply_but_not_in_sync(self) -> None:
+    def test_handed_over_account_and_uid_are_cross_checked_not_trusted(self) -> None:
         fake = FakeBackend()
         run_access(fake, default_spec(P), "apply", retry=NO_WAIT)
         uid = fake.uid_of("clarityq")
         fake.calls.clear()
         run_access(fake, default_spec(P), "apply", retry=NO_WAIT, account_id=ACCOUNT, user_uid=uid)
-        assert [op for op, _ in fake.calls] == ["security_query"]
+        assert [op for op, _ in fake.calls] == ["caller_identity", "get_ram_user", "security_query"]
+        other = "2999999999999999"
         fake.calls.clear()
-        run_access(fake, default_spec(P), "sync", retry=NO_WAIT, account_id=ACCOUNT, user_uid=uid)
-        # sync needs the caller (no self-revoke) and the user's own grants
-        assert [op for op, _ in fake.calls] == ["caller_identity", "security_query", "security_query"]
+        with pytest.raises(
+            ConfigurationError, match=rf"ram_user_uid.*is {other} but RAM user 'clarityq' has UID {uid}"
+        ):
+            run_access(fake, default_spec(P), "apply", retry=NO_WAIT, user_uid=other)
+        assert fake.mutations() == []
 
     def test_a_wrong_account_id_is_refused(self) -> None:
         with pytest.raises(ConfigurationError, match="account_id"):
@@ -598,6 +611,7 @@ class TestEnsureRamUser:
             "principal": f"RAM${ACCOUNT}:{first.user_uid}",
             "exists": True,
             "created": False,
+            "adopted": False,
             "caller": {"account_id": ACCOUNT, "identity_type": "Account", "arn": f"acs:ram::{ACCOUNT}:root"},
             "requests": {"total": 2, "by_call": {"ram:GetUser": 1, "sts:GetCallerIdentity": 1}},
         }
@@ -616,6 +630,24 @@ class TestEnsureRamUser:
         with pytest.raises(InvalidIdentifierError):
             ensure_ram_user(fake, "bad name;", retry=NO_WAIT)
         assert fake.calls == []
+
+    def test_an_existing_user_is_refused_unless_adopted_on_purpose(self) -> None:
+        fake = FakeBackend()
+        fake.ram_users["etl_prod"] = "2100000000000001"
+        fake.comments["etl_prod"] = "ETL service account"
+        with pytest.raises(UnmanagedUserError, match="adopt_existing_user=True"):
+            ensure_ram_user(fake, "etl_prod", retry=NO_WAIT)
+        with pytest.raises(UnmanagedUserError):
+            run_access(fake, {"ram_user": "etl_prod", "projects": [{"project": P}]}, "sync", retry=NO_WAIT)
+        planned = run_access(fake, {"ram_user": "etl_prod", "projects": [{"project": P}]}, "plan", retry=NO_WAIT)
+        assert any("apply and sync will refuse" in w for w in planned.plan.warnings)
+        assert fake.mutations() == [] and fake.comments["etl_prod"] == "ETL service account"
+        dry = ensure_ram_user(fake, "etl_prod", adopt=True, dry_run=True, retry=NO_WAIT)
+        assert dry.adopted and fake.comments["etl_prod"] == "ETL service account"
+        adopted = ensure_ram_user(fake, "etl_prod", adopt=True, retry=NO_WAIT)
+        assert adopted.adopted and fake.comments["etl_prod"] == f"{MANAGED_MARKER} | ETL service account"
+        again = ensure_ram_user(fake, "etl_prod", retry=NO_WAIT)
+        assert not again.adopted and again.user_uid == "2100000000000001"
 
     def test_a_create_race_reads_the_uid_back(self) -> None:
         fake = FakeBackend()
@@ -775,7 +807,7 @@ def test_step_results_are_json_safe() -> None:
     assert data["steps"][0]["api_call"] == {
         "service": "ram",
         "action": "CreateUser",
-        "params": {"UserName": "clarityq"},
+        "params": {"UserName": "clarityq", "Comments": MANAGED_MARKER},
     }
     assert data["plan"]["summary"]["total"] == 6
     assert ObjectRef.for_project(P).path in json.dumps(data) and ProjectAction.LIST.value in json.dumps(data)

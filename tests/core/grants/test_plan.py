@@ -34,6 +34,7 @@ from airflow_provider_clarityq.core.grants.state import (
     parse_show_grants,
 )
 from airflow_provider_clarityq.core.identifiers import Principal
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
 P = "my_project"
 ACCOUNT = "1234567890123456"
@@ -110,7 +111,11 @@ def test_missing_ram_user_comes_first_and_uses_the_name_form() -> None:
     plan = make_plan(default_spec(P), LiveState(), "apply", ResolvedPrincipal(ACCOUNT, "clarityq"))
     first, add_user = plan.steps[:2]
     assert isinstance(first, CreateRamUser)
-    assert first.api_call == {"service": "ram", "action": "CreateUser", "params": {"UserName": "clarityq"}}
+    assert first.api_call == {
+        "service": "ram",
+        "action": "CreateUser",
+        "params": {"UserName": "clarityq", "Comments": MANAGED_MARKER},
+    }
     assert add_user.statement == f"ADD USER RAM${ACCOUNT}:clarityq"
 
 

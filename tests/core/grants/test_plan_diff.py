@@ -76,7 +76,7 @@ def test_one_line_per_grant_grouped_by_project_then_phase() -> None:
         "RAM (account)",
         "  # phase 0: RAM user",
         "  + RAM user clarityq",
-        "      ram:CreateUser UserName=clarityq",
+        "      ram:CreateUser UserName=clarityq Comments=managed-by:airflow-provider-clarityq",
         "project sales",
         "  # phase 1: project membership",
         f"  + member {USER}",

@@ -129,7 +129,8 @@ def specs(draw: st.DrawFn) -> AccessSpec:
             {"project": project, "project_actions": project_actions, "tables": tables, "table_actions": table_actions}
         )
     extra_roles = draw(st.sampled_from([[], ["analyst"]]))
-    return load_spec({"projects": entries, "extra_roles": extra_roles})
+    exclusive = draw(st.booleans())
+    return load_spec({"projects": entries, "extra_roles": extra_roles, "exclusive_role": exclusive})
 
 
 def _objects(project: str) -> list[ObjectRef]:
@@ -223,24 +224,30 @@ def test_after_applying_a_plan_the_same_spec_plans_nothing(
     assert again.is_empty, again.to_text()
     assert make_plan(spec, after, "apply", resolved).is_empty
     if mode == "sync":
-        _assert_exact(spec, after, resolved)
+        _assert_exact(spec, after, resolved, before=live)
 
 
-def _assert_exact(spec: AccessSpec, live: LiveState, principal: ResolvedPrincipal) -> None:
-    """After sync the managed role holds no plain grant the spec does not want, the user no extra role."""
+def _assert_exact(spec: AccessSpec, live: LiveState, principal: ResolvedPrincipal, *, before: LiveState) -> None:
+    """After sync the user holds no extra role or direct grant, and the managed role no plain grant the spec does
+    not want - unless others hold the role and the spec does not declare it exclusive: then it lost nothing."""
     reader = Grantee.role(spec.role)
     for grants_spec in spec.projects:
         ps = live.project(grants_spec.project)
         plain = {g for g in ps.grants if not (g.object.is_pattern and g.object.name != "*")}  # prefixes: reported only
         held = {g for g in plain if g.grantee == reader}
+        was = before.project(grants_spec.project)
+        others = [m for m in was.role_members.get(spec.role, frozenset()) if not principal.matches(m)]
+        assert ps.roles_of(principal) <= {spec.role, *spec.extra_roles}
+        assert not any(g.grantee.kind == "user" and principal.matches(g.grantee.name) for g in plain)
+        if others and not spec.exclusive_role:
+            assert {g for g in was.grants if g.grantee == reader} <= set(ps.grants)
+            continue
         bare = LiveState.of(*(ProjectState(p, tables=live.project(p).tables) for p in PROJECTS))
         wanted_plan = make_plan(spec.model_copy(update={"extra_roles": ()}), bare, "apply", principal)
         wanted = set().union(
             *(s.grants() for s in wanted_plan.steps if isinstance(s, GrantActions) and s.project == grants_spec.project)
         )
         assert held <= wanted
-        assert ps.roles_of(principal) <= {spec.role, *spec.extra_roles}
-        assert not any(g.grantee.kind == "user" and principal.matches(g.grantee.name) for g in plain)
 
 
 @given(specs(), live_states(), principals)

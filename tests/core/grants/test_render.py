@@ -17,6 +17,7 @@ from airflow_provider_clarityq.core.grants.plan import (
 )
 from airflow_provider_clarityq.core.grants.render import render_actions, render_object, render_principal
 from airflow_provider_clarityq.core.identifiers import Principal
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
 P = "my_project"
 USER = Principal("ram_user", "1234567890123456", "2345678901234567")
@@ -84,7 +85,11 @@ def test_ram_role_principals_are_backticked_and_others_are_not() -> None:
 def test_create_ram_user_is_an_api_call_not_a_statement() -> None:
     step = CreateRamUser(project=None, user_name="clarityq", reason="r")
     assert step.statement is None
-    assert step.api_call == {"service": "ram", "action": "CreateUser", "params": {"UserName": "clarityq"}}
+    assert step.api_call == {
+        "service": "ram",
+        "action": "CreateUser",
+        "params": {"UserName": "clarityq", "Comments": MANAGED_MARKER},
+    }
 
 
 def test_prefix_patterns_are_never_rendered() -> None:
