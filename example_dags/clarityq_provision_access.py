@@ -5,8 +5,10 @@ MaxCompute project is the connection's project. Four tasks:
 
 1. ``validate_spec`` builds seed 000's access spec from this file's ``RAM_USER`` and ``ROLE`` and the
    connection's project and validates it - a bad or hostile name fails here, before any request.
-2. ``ensure_ram_user`` creates the RAM user if it is missing and returns the main account's and the
-   user's UIDs (``RAM$<account>:<uid>``). In ``plan`` mode it only looks.
+2. ``ensure_ram_user`` creates the RAM user if it is missing (marked as the provider's in its Comments)
+   and returns the main account's and the user's UIDs (``RAM$<account>:<uid>``). An existing user the
+   provider did not create is refused unless ``ADOPT_EXISTING_USER`` is set below. In ``plan`` mode it
+   only looks.
 3. ``grant_access`` reads the project's access state, logs the plan and, per ``mode``:
    ``plan`` changes nothing, ``apply`` adds only what is missing (``ADD USER``, ``CREATE ROLE``,
    ``GRANT CreateInstance, List ON PROJECT``, ``GRANT Describe, Select ON TABLE *``, the role to the
@@ -37,6 +39,9 @@ CONN_ID = "clarityq_admin"
 RAM_USER = "clarityq"
 ROLE = "clarityq_reader"
 READER_CONN_ID = "clarityq_reader"
+#: The provider manages only a RAM user it created or adopted. If you created ``RAM_USER`` by hand (seed 000
+#: step 2), set this to True for one run to let the provider adopt it; the mark stays in the user's Comments.
+ADOPT_EXISTING_USER = False
 
 with DAG(
     dag_id="clarityq_provision_access",
@@ -71,6 +76,7 @@ with DAG(
         maxcompute_conn_id=CONN_ID,
         ram_user="{{ ti.xcom_pull(task_ids='validate_spec')['ram_user'] }}",
         mode="{{ params.mode }}",
+        adopt_existing_user=ADOPT_EXISTING_USER,
     )
 
     grant_access = MaxComputeGrantsOperator(

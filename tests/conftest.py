@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parent.parent
 _HOME: str | None = None
@@ -30,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # As in any real deployment: connection passwords are encrypted in the metadata DB.
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         }
     )
     for name in (

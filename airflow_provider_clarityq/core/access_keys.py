@@ -563,6 +563,9 @@ class AccessKeyManager:
     :param resolver: how the consumer resolves ``sink_conn_id`` (Airflow's own connection lookup, in the
         operators). What it returns is what the reader holds; an old key is only retired once it returns the
         new key and that key works. Default: the sink itself (for a store nothing else shadows).
+    :param preflight: given what the resolver returned, whether a write to the sink reaches the consumer: True
+        (it does), a reason why it cannot (the run stops before anything changes), or None (cannot be told; then
+        a sink without the entry the consumer resolves elsewhere is refused too, before anything changes).
     :param now: clock for the grace period; ``sleep``: for verification back-off (tests pass fakes).
     """
 
@@ -578,12 +581,14 @@ class AccessKeyManager:
         on_secret: Callable[[str], None] | None = None,
         logger: TaskLogger | None = None,
         resolver: Callable[[str], ResolvedConnection | None] | None = None,
+        preflight: Callable[[ResolvedConnection | None], Literal[True] | str | None] | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.backend = backend
         self.sink = sink
         self.resolve = resolver or sink_resolver(sink)
+        self.preflight = preflight
         self._settled: set[str] = set()  # new keys deleted or deactivated again in this run
         self.user_name = validate_ram_user_name(user_name, field="ram_user")
         if not isinstance(sink_conn_id, str) or not sink_conn_id.strip():
@@ -698,8 +703,22 @@ class AccessKeyManager:
     def _refuse_shadowed_sink(self, resolved: ResolvedConnection | None) -> bool:
         """Refuse when the sink holds an entry the consumer does not return: writing it again would change nothing
         the reader sees. Returns whether the sink holds an entry."""
+        reach = self.preflight(resolved) if self.preflight is not None else None
+        if isinstance(reach, str):
+            raise SinkMismatchError(
+                f"the key step writes {self.sink!r}, but {reach}. A new key delivered there would not reach "
+                f"the reader {self.sink_conn_id!r}, so nothing was created or retired: point [clarityq] secret_sink "
+                "at the place Airflow reads (docs/access-keys.md)."
+            )
         stored = self.sink.read(self.sink_conn_id)
         if stored is None:
+            if resolved is not None and reach is not True:
+                raise SinkMismatchError(
+                    f"the key step writes {self.sink!r}, which has no entry {self.sink_conn_id!r}, but Airflow "
+                    f"resolves it from {resolved.place}. Nothing was created or retired: if that sink is where "
+                    "Airflow reads, copy the entry there first; otherwise point [clarityq] secret_sink at that "
+                    "place (docs/access-keys.md)."
+                )
             return False
         self._mask_entry(stored)
         stored_login = stored.get("login")

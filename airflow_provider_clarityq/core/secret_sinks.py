@@ -182,6 +182,7 @@ class ResolvedConnection:
     conn_id: str
     place: str
     fields: dict[str, Any] = field(repr=False)
+    backend: str = ""  # the class name of the secrets backend that answered, when known
 
     @property
     def login(self) -> str | None:

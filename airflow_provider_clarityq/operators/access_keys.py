@@ -217,6 +217,7 @@ class RamAccessKeyOperator(BaseOperator):
         )
         from airflow_provider_clarityq.core.errors import ConfigurationError
         from airflow_provider_clarityq.utils.connection_lookup import resolve_connection
+        from airflow_provider_clarityq.utils.secret_sink import check_reaches_airflow
 
         try:
             options = self._options()
@@ -238,6 +239,7 @@ class RamAccessKeyOperator(BaseOperator):
                 on_secret=_mask,
                 logger=self.log,
                 resolver=resolve_connection,  # what a task will read: Airflow's own lookup, uncached
+                preflight=lambda resolved: check_reaches_airflow(sink, resolved),
             )
             dry_run = self.mode == "plan"
             result = manager.rotate(dry_run=dry_run) if self.operation == "rotate" else manager.ensure(dry_run=dry_run)

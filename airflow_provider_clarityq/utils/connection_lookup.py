@@ -79,7 +79,9 @@ def resolve_connection(conn_id: str) -> ResolvedConnection | None:
             continue
         if conn:
             _mask(conn)
-            return ResolvedConnection(conn_id, describe_backend(backend, conn_id), _fields(conn))
+            return ResolvedConnection(
+                conn_id, describe_backend(backend, conn_id), _fields(conn), backend=type(backend).__name__
+            )
     return None
 
 

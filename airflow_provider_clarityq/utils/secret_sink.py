@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.secret_sinks import (
+    LOCAL_FILESYSTEM_BACKEND,
     AirflowApiConnectionSink,
     ConnectionFileSink,
+    ResolvedConnection,
     SecretSink,
     SinkChoice,
     choose_sink,
@@ -37,6 +39,7 @@ __all__ = [
     "DEFAULT_AIRFLOW_API_CONN_ID",
     "SECTION",
     "api_sink_from_connection",
+    "check_reaches_airflow",
     "configured_sink",
     "configured_sink_choice",
     "configured_sink_setting",
@@ -154,3 +157,30 @@ def configured_sink(*, mask: Callable[[str | None], None]) -> tuple[SecretSink, 
             label="[clarityq] secret_sink",
         )
     return sink, choice.reason
+
+
+#: Backends through which a task reaches the metadata DB (the worker's API client, the server's own reader).
+_METADATA_DB_BACKENDS = frozenset({"ExecutionAPISecretsBackend", "MetastoreBackend"})
+
+
+def check_reaches_airflow(sink: SecretSink, resolved: ResolvedConnection | None) -> Literal[True] | str | None:
+    """Whether a write to ``sink`` is what a task will resolve: True, a reason why not, or None (cannot tell).
+
+    A connections file is read only if it is the tasks' LocalFilesystemBackend file, which then comes first.
+    The metadata DB (REST API) is read last: any connection found earlier, in the tasks' secrets backend or an
+    ``AIRFLOW_CONN_*`` variable, shadows it. Any other sink is confirmed after delivery only.
+    """
+    import os
+
+    if isinstance(sink, ConnectionFileSink):
+        backend, kwargs = tasks_secrets_backend()
+        configured = kwargs.get("connections_file_path") if backend == LOCAL_FILESYSTEM_BACKEND else None
+        if not isinstance(configured, str) or os.path.realpath(configured) != os.path.realpath(sink.path):
+            reads = f"the secrets backend {backend}" if backend else "the metadata DB (no secrets backend)"
+            return f"Airflow does not read {sink.path}: tasks read connections from {reads}"
+        return True
+    if isinstance(sink, AirflowApiConnectionSink):
+        if resolved is None or not resolved.backend or resolved.backend in _METADATA_DB_BACKENDS:
+            return True if resolved is None or resolved.backend else None
+        return f"Airflow resolves the connection from {resolved.place}, which comes before the metadata DB"
+    return None

@@ -611,15 +611,28 @@ def kill_during_verification(world: World) -> None:
     world.backend.verify = verify  # type: ignore[method-assign]
 
 
-def test_a_sink_airflow_does_not_read_retires_nothing(world: World) -> None:
+def test_a_sink_without_the_entry_airflow_resolves_elsewhere_is_refused_before_any_change(world: World) -> None:
     old = world.provision()
     elsewhere = ResolvedConnection(CONN, "the metadata DB", {**world.sink.entries[CONN]})
     world.sink.entries.clear()  # the sink written is a file Airflow does not read: it starts empty
-    with pytest.raises(SinkMismatchError, match=r"Airflow resolves 'clarityq_reader' from the metadata DB") as err:
+    before = len(world.events)
+    with pytest.raises(
+        SinkMismatchError, match=r"has no entry 'clarityq_reader', but Airflow resolves it from the metadata DB"
+    ):
         world.manager(resolver=lambda conn_id: elsewhere).rotate()
+    assert mutations(world, before) == [] and world.backend.status(old) == "Active"
+
+
+def test_a_delivery_airflow_does_not_see_deletes_the_new_key_and_retires_nothing(world: World) -> None:
+    old = world.provision()
+    shadow = ResolvedConnection(
+        CONN, "the environment variable AIRFLOW_CONN_CLARITYQ_READER", {**world.sink.entries[CONN]}
+    )
+    with pytest.raises(SinkMismatchError, match=r"Airflow resolves 'clarityq_reader' from the environment") as err:
+        world.manager(resolver=lambda conn_id: shadow).rotate()
     assert "Nothing was deactivated" in str(err.value)
-    assert world.backend.status(old) == "Active" and len(world.backend.keys) == 1  # the new key was deleted
-    assert world.sink.entries == {}  # the entry it had created there is removed again
+    assert set(world.backend.keys) == {old} and world.backend.status(old) == "Active"  # the new key is deleted
+    assert world.sink_key() == old  # and the sink holds the reader's key again
     assert world.backend.comments == MANAGED_MARKER
     assert_no_secret(world, str(err.value))
 

@@ -7,6 +7,8 @@ provider code -- so the health checks are tested against what a customer followi
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,3 +139,46 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator, reader: 
     connect = Connect(monkeypatch, emulator, reader)
     connect()
     return connect
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    """Airflow's REST API served over real HTTP from this process, on the test session's metadata DB."""
+
+    url: str
+
+
+@pytest.fixture
+def airflow_api_server(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiServer]:
+    """``airflow api-server``'s core app under uvicorn on a free loopback port (SimpleAuthManager, every user admin).
+
+    The key step reaches it exactly as in a deployment whose connections live in the metadata DB: through
+    the connection ``clarityq_airflow_api`` (created here as an environment variable).
+    """
+    import socket
+    import threading
+
+    import uvicorn
+    from airflow.api_fastapi.app import create_app
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app("core"), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the Airflow API app did not start")
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    api = {"conn_type": "http", "host": url, "login": "admin", "password": "any-password"}
+    monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps(api))
+    try:
+        yield ApiServer(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
