@@ -272,9 +272,10 @@ def provision_reader(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_child(args: list[str], env: dict[str, str], limit: float) -> dict[str, Any]:
+def run_child(args: list[str], env: dict[str, str], limit: float, script: str = __file__) -> dict[str, Any]:
+    """Run ``script --child *args`` in a fresh interpreter; its last stdout line is its JSON result."""
     result = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
+        [sys.executable, script, "--child", *args],
         env=env,
         capture_output=True,
         text=True,

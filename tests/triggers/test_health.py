@@ -107,7 +107,7 @@ def test_config_error_fast_path(monkeypatch: pytest.MonkeyPatch, clarityq_emulat
 def test_unusable_or_missing_connection(monkeypatch: pytest.MonkeyPatch, clarityq_emulator: RunningEmulator) -> None:
     set_conn(monkeypatch, clarityq_emulator, schema="bad-project-name")
     event = first_event(trigger(poll_interval=600))
-    assert (event["status"], event["attempts"]) == ("config_error", 0)
+    assert (event["status"], event["attempts"]) == ("config_error", 1)  # one look at the connection
     assert event["report"]["checks"][0]["code"] == "CONNECTION_INVALID"
     missing = first_event(trigger(maxcompute_conn_id="no_such_conn_abc", poll_interval=600))
     assert missing["status"] == "config_error"
