@@ -23,15 +23,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from history_nights import PRINCIPAL, PROJECT, nights  # noqa: E402
 
 from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, ProjectAction, TableAction  # noqa: E402
-from airflow_provider_clarityq.core.grants.plan import (  # noqa: E402
-    AddUser,
-    CreateRole,
-    GrantActions,
-    GrantRole,
-    Plan,
-    RevokeActions,
-)
+from airflow_provider_clarityq.core.grants.plan import Plan  # noqa: E402
 from airflow_provider_clarityq.core.grants.plan_diff import plan_diff  # noqa: E402
+from airflow_provider_clarityq.core.grants.steps import AddUser, CreateRole, GrantActions, GrantRole, RevokeActions  # noqa: E402
 from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore, render_health_html  # noqa: E402
 from airflow_provider_clarityq.core.identifiers import parse_principal  # noqa: E402
 

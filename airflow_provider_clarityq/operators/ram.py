@@ -71,7 +71,8 @@ class RamUserOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_clarityq.core.errors import ConfigurationError
         from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
-        from airflow_provider_clarityq.core.grants.io import AccessNotConvergedError, ensure_ram_user
+        from airflow_provider_clarityq.core.grants.result import AccessNotConvergedError
+        from airflow_provider_clarityq.core.grants.run import ensure_ram_user
         from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
 
         try:

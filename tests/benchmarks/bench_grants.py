@@ -28,10 +28,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from airflow_provider_clarityq.core.alibaba.failures import RetryPolicy  # noqa: E402
 from airflow_provider_clarityq.core.connection import parse_connection  # noqa: E402
 from airflow_provider_clarityq.core.credentials import credentials_from_settings  # noqa: E402
 from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients  # noqa: E402
-from airflow_provider_clarityq.core.grants.io import RetryPolicy, run_access  # noqa: E402
+from airflow_provider_clarityq.core.grants.run import run_access  # noqa: E402
 from airflow_provider_clarityq.core.grants.spec import load_spec  # noqa: E402
 from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator  # noqa: E402
 
@@ -43,10 +44,10 @@ FAST = RetryPolicy(attempts=5, base=0.05, cap=0.2)
 CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from airflow_provider_clarityq.core.connection import parse_connection
-from airflow_provider_clarityq.core.credentials import credentials_from_settings
-from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
-from airflow_provider_clarityq.core.grants.io import run_access
+from airflow_provider_clarityq.core.connection import parse_connection  # noqa: E402
+from airflow_provider_clarityq.core.credentials import credentials_from_settings  # noqa: E402
+from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients  # noqa: E402
+from airflow_provider_clarityq.core.grants.io import run_access  # noqa: E402
 fields, spec = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 settings = parse_connection(fields)
 result = run_access(AlibabaBackend(Clients(settings, credentials_from_settings(settings))), spec, "apply")

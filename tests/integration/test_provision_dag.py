@@ -260,7 +260,7 @@ def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) 
     from airflow_provider_clarityq.core.connection import parse_connection
     from airflow_provider_clarityq.core.credentials import credentials_from_settings
     from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
-    from airflow_provider_clarityq.core.grants.io import run_access
+    from airflow_provider_clarityq.core.grants.run import run_access
     from airflow_provider_clarityq.core.grants.spec import default_spec
 
     emu = clarityq_emulator

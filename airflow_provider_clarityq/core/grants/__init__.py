@@ -1,89 +1,18 @@
 """Access as code: ClarityQ's MaxCompute read access as a validated spec, a typed plan and statements.
 
-Pure core (no I/O beyond reading a spec file, no Airflow, no pyodps/Alibaba SDK). The flow:
-:func:`load_spec` -> the I/O layer reads :class:`LiveState` with the parsers of :mod:`.state` ->
-:func:`make_plan` -> the executor runs :attr:`Plan.steps` phase by phase.
+One module per concept (no Airflow anywhere; pyodps and the Alibaba SDKs only behind :mod:`.backend`):
+
+* :mod:`.model` - the privilege vocabulary: object types, actions, grants, privileged roles;
+* :mod:`.spec` - the access spec (validated with pydantic) and :func:`~.spec.load_spec`;
+* :mod:`.state` - parsers of the service's answers (``SHOW GRANTS``, ``DESCRIBE ROLE``...) and the live state;
+* :mod:`.render` - the one renderer of statements and API calls;
+* :mod:`.steps`, :mod:`.plan`, :mod:`.planner` - typed steps, the JSON-serialisable plan, the pure planner;
+* :mod:`.plan_diff` - the plan as a readable diff (text, Markdown, HTML);
+* :mod:`.backend` - the I/O boundary (:class:`~.backend.AccessBackend`) and its Alibaba Cloud adapter;
+* :mod:`.read`, :mod:`.execute`, :mod:`.result`, :mod:`.run` - reading live state, executing a plan,
+  what a run did, and the whole run;
+* :mod:`.statements` - the read-only allowlist for hand-written security statements.
+
+Flow: :func:`~.spec.load_spec` -> :func:`~.read.read_state` -> :func:`~.planner.make_plan` ->
+:func:`~.execute.execute_plan` -> verify (read and plan again: the plan must be empty).
 """
-
-from __future__ import annotations
-
-from airflow_provider_clarityq.core.grants.model import (
-    Action,
-    Grant,
-    Grantee,
-    ObjectRef,
-    ObjectType,
-    ProjectAction,
-    TableAction,
-)
-from airflow_provider_clarityq.core.grants.plan import (
-    AddUser,
-    CreateRamUser,
-    CreateRole,
-    GrantActions,
-    GrantRole,
-    Mode,
-    Phase,
-    Plan,
-    PlanError,
-    RevokeActions,
-    RevokeRole,
-    Step,
-    classify_failure,
-    make_plan,
-    retry_delays,
-)
-from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants, default_spec, load_spec
-from airflow_provider_clarityq.core.grants.state import (
-    GrantsReport,
-    LiveState,
-    ProjectState,
-    ResolvedPrincipal,
-    StateParseError,
-    parse_describe_role,
-    parse_list_roles,
-    parse_list_users,
-    parse_show_acl,
-    parse_show_grants,
-    principal_key,
-)
-
-__all__ = [
-    "AccessSpec",
-    "Action",
-    "AddUser",
-    "CreateRamUser",
-    "CreateRole",
-    "Grant",
-    "GrantActions",
-    "GrantRole",
-    "Grantee",
-    "GrantsReport",
-    "LiveState",
-    "Mode",
-    "ObjectRef",
-    "ObjectType",
-    "Phase",
-    "Plan",
-    "PlanError",
-    "ProjectAction",
-    "ProjectGrants",
-    "ProjectState",
-    "ResolvedPrincipal",
-    "RevokeActions",
-    "RevokeRole",
-    "StateParseError",
-    "Step",
-    "TableAction",
-    "classify_failure",
-    "default_spec",
-    "load_spec",
-    "make_plan",
-    "parse_describe_role",
-    "parse_list_roles",
-    "parse_list_users",
-    "parse_show_acl",
-    "parse_show_grants",
-    "principal_key",
-    "retry_delays",
-]

@@ -2,7 +2,8 @@
 
 The reader and the executor (:mod:`.io`) only talk to an ``AccessBackend``, so they run unchanged
 against pyodps + the RAM/STS SDKs (:class:`AlibabaBackend`) or a plain in-memory fake in unit tests.
-Failures from either side are reduced to one :class:`Failure` (HTTP status, error code, message,
+Failures from either side are reduced to one ``Failure`` (:mod:`~airflow_provider_clarityq.core.alibaba.failures`:
+HTTP status, error code, message,
 "the connection dropped") by :func:`failure_of`, which reads the attributes pyodps and the Alibaba
 SDKs set without importing them - the executor decides retry / converged / fail from that alone.
 
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from airflow_provider_clarityq.core.errors import ClarityQError, one_line
-from airflow_provider_clarityq.core.grants.plan import RETRYABLE_CODES, RETRYABLE_STATUS
+from airflow_provider_clarityq.core.alibaba.failures import failure_of
+from airflow_provider_clarityq.core.errors import ClarityQError
 from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
 from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_uid
 
@@ -31,17 +32,12 @@ if TYPE_CHECKING:
 __all__ = [
     "AccessBackend",
     "AlibabaBackend",
-    "BackendError",
     "CallerIdentity",
     "ClientSource",
     "Clients",
     "CountingBackend",
-    "Failure",
     "RamUser",
-    "failure_of",
 ]
-
-_MAX_MESSAGE = 300
 
 
 # --------------------------------------------------------------------------------------------------
@@ -137,107 +133,6 @@ class AccessBackend(Protocol):
     def list_table_names(self, project: str) -> Sequence[str]:
         """``GET /projects/<p>/tables`` (paged): every table name of the project."""
         ...
-
-
-# --------------------------------------------------------------------------------------------------
-# Failures
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What a failed request amounts to, whatever library raised it."""
-
-    status: int | None = None
-    code: str = ""
-    message: str = ""
-    reset: bool = False  # no answer at all: connection reset/aborted/refused, timeout
-
-    @property
-    def transient(self) -> bool:
-        """Worth retrying: throttling, 5xx, or no answer (every step is idempotent)."""
-        return self.reset or self.status in RETRYABLE_STATUS or self.code.startswith(RETRYABLE_CODES)
-
-    def describe(self) -> str:
-        parts = [str(self.status) if self.status is not None else "", self.code]
-        head = " ".join(p for p in parts if p) or ("connection failed" if self.reset else "error")
-        return f"{head}: {self.message}" if self.message else head
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "code": self.code, "message": self.message, "reset": self.reset}
-
-
-class BackendError(ClarityQError):
-    """A failed backend request in the shape of :class:`Failure` (raised by fakes; adapters may too)."""
-
-    def __init__(self, failure: Failure) -> None:
-        self.failure = failure
-        super().__init__(failure.describe())
-
-    @classmethod
-    def of(cls, *, status: int | None = None, code: str = "", message: str = "", reset: bool = False) -> BackendError:
-        return cls(Failure(status, code, message, reset))
-
-
-#: Exception class names (anywhere in the MRO) that mean "no answer": the request may or may not have run.
-_RESET_CLASSES = frozenset(
-    {
-        "ConnectionError",  # builtin and requests'
-        "ConnectionResetError",
-        "ConnectionAbortedError",
-        "ConnectionRefusedError",
-        "BrokenPipeError",
-        "RemoteDisconnected",
-        "ProtocolError",
-        "ChunkedEncodingError",
-        "Timeout",
-        "TimeoutError",
-        "ConnectTimeout",
-        "ReadTimeout",
-        "ReadTimeoutError",
-    }
-)
-#: The Tea/darabonba SDKs wrap transport errors in ``UnretryableException``; only the text tells.
-_RESET_MARKERS = (
-    "connection aborted",
-    "connection reset",
-    "connection refused",
-    "remotedisconnected",
-    "remote end closed",
-    "broken pipe",
-    "timed out",
-    "read timeout",
-)
-
-
-def failure_of(exc: BaseException) -> Failure:
-    """Reduce a pyodps / Alibaba SDK / requests exception to a :class:`Failure` (duck-typed, no imports).
-
-    pyodps errors carry ``code`` and ``status_code``; Tea exceptions carry ``code`` and ``statusCode``
-    (``ThrottlingException``, ``ClientException``, ``ServerException``); transport errors are
-    recognised by class name or, for the SDK's ``UnretryableException``, by their text.
-    """
-    if isinstance(exc, BackendError):
-        return exc.failure
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    status: int | None = None
-    for attr in ("status_code", "statusCode", "status"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            status = value
-            break
-    code = getattr(exc, "code", None)
-    code_text = str(code) if isinstance(code, (str, int)) and code not in ("", None) else ""
-    message = one_line(str(getattr(exc, "message", None) or exc or type(exc).__name__))
-    if len(message) > _MAX_MESSAGE:
-        message = message[:_MAX_MESSAGE] + "..."
-    if "ThrottlingException" in names and not code_text:
-        code_text = "Throttling"
-    reset = (
-        status is None
-        and not code_text
-        and (bool(names & _RESET_CLASSES) or any(marker in message.lower() for marker in _RESET_MARKERS))
-    )
-    return Failure(status=status, code=code_text, message=message, reset=reset)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
-"""Statements and API calls rendered only from typed, validated plan steps.
+"""The one renderer of security statements and API calls, from typed, validated values.
+
+Plan steps, health remediations and audits all render here, so a fix the health report prints is the
+statement the grants operator would run.
 
 Every identifier is validated again here, at the last moment before it becomes text, so a step built
 by hand (or read back from a tampered plan JSON) cannot smuggle a quote, ``;`` or newline into a
 statement. Nothing is quoted except where MaxCompute requires it: a RAM role principal is written in
 backticks (`` `RAM$<account>:role/<name>` ``, reference section 1). Statements carry no trailing
-``;`` - pyodps sends a security statement without one.
+``;`` - pyodps sends a security statement without one; :func:`as_sql` adds it for text shown to people.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import ACTIONS_BY_TYPE, Action, Grantee, ObjectRef, ObjectType
@@ -24,29 +26,19 @@ from airflow_provider_clarityq.core.identifiers import (
     validate_table_name,
 )
 
-if TYPE_CHECKING:
-    from airflow_provider_clarityq.core.grants.plan import (
-        AddUser,
-        CreateRamUser,
-        CreateRole,
-        GrantActions,
-        GrantRole,
-        RevokeActions,
-        RevokeRole,
-    )
-
 __all__ = [
+    "add_user_statement",
+    "as_sql",
+    "create_ram_user_call",
+    "create_role_statement",
+    "grant_role_statement",
+    "grant_statement",
     "render_actions",
-    "render_add_user",
-    "render_create_ram_user",
-    "render_create_role",
-    "render_grant",
-    "render_grant_role",
     "render_grantee",
     "render_object",
     "render_principal",
-    "render_revoke",
-    "render_revoke_role",
+    "revoke_role_statement",
+    "revoke_statement",
 ]
 
 
@@ -102,41 +94,49 @@ def render_grantee(grantee: Grantee) -> str:
     return f"USER {render_principal(grantee.name)}"
 
 
-def render_grant(step: GrantActions) -> str:
+def grant_statement(grantee: Grantee, obj: ObjectRef, actions: Sequence[Action], *, project: str) -> str:
     """``GRANT Describe, Select ON TABLE t TO ROLE r`` (several actions, one object)."""
     return (
-        f"GRANT {render_actions(step.object.type, step.actions)} "
-        f"ON {render_object(step.object, project=step.project)} TO {render_grantee(step.grantee)}"
+        f"GRANT {render_actions(obj.type, actions)} "
+        f"ON {render_object(obj, project=project)} TO {render_grantee(grantee)}"
     )
 
 
-def render_revoke(step: RevokeActions) -> str:
+def revoke_statement(grantee: Grantee, obj: ObjectRef, actions: Sequence[Action], *, project: str) -> str:
     """``REVOKE Alter ON TABLE t FROM ROLE r``."""
     return (
-        f"REVOKE {render_actions(step.object.type, step.actions)} "
-        f"ON {render_object(step.object, project=step.project)} FROM {render_grantee(step.grantee)}"
+        f"REVOKE {render_actions(obj.type, actions)} "
+        f"ON {render_object(obj, project=project)} FROM {render_grantee(grantee)}"
     )
 
 
-def render_add_user(step: AddUser) -> str:
-    return f"ADD USER {render_principal(step.principal)}"
+def add_user_statement(principal: Principal | str) -> str:
+    return f"ADD USER {render_principal(principal)}"
 
 
-def render_create_role(step: CreateRole) -> str:
-    return f"CREATE ROLE {validate_role_name(step.role, field='role')}"
+def create_role_statement(role: str) -> str:
+    return f"CREATE ROLE {validate_role_name(role, field='role')}"
 
 
-def render_grant_role(step: GrantRole) -> str:
-    return f"GRANT {validate_role_name(step.role, field='role')} TO {render_principal(step.principal)}"
+def grant_role_statement(role: str, principal: Principal | str) -> str:
+    return f"GRANT {validate_role_name(role, field='role')} TO {render_principal(principal)}"
 
 
-def render_revoke_role(step: RevokeRole) -> str:
-    return f"REVOKE {validate_role_name(step.role, field='role')} FROM {render_principal(step.principal)}"
+def revoke_role_statement(role: str, principal: Principal | str) -> str:
+    return f"REVOKE {validate_role_name(role, field='role')} FROM {render_principal(principal)}"
 
 
-def render_create_ram_user(step: CreateRamUser) -> dict[str, object]:
+def create_ram_user_call(user_name: str) -> dict[str, object]:
     """RAM ``CreateUser``, marked as the provider's in its Comments; the AccessKey is a separate concern."""
     from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
-    name = validate_ram_user_name(step.user_name, field="ram_user")
+    name = validate_ram_user_name(user_name, field="ram_user")
     return {"service": "ram", "action": "CreateUser", "params": {"UserName": name, "Comments": MANAGED_MARKER}}
+
+
+def as_sql(statement: str) -> str:
+    """A statement as a person types it in the SQL editor (seed 000's form): with one trailing ``;``.
+
+    Statements sent through the API carry none (pyodps sends them bare); text shown to people always does.
+    """
+    return statement.rstrip().removesuffix(";") + ";"

@@ -20,28 +20,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_clarityq.core.alibaba.failures import Failure, RetryPolicy, ServiceError
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
-from airflow_provider_clarityq.core.grants.backend import (
-    BackendError,
-    CallerIdentity,
-    CountingBackend,
-    Failure,
-    RamUser,
-    failure_of,
-)
-from airflow_provider_clarityq.core.grants.io import (
-    RetryPolicy,
-    UnmanagedUserError,
-    ensure_ram_user,
-    read_state,
-    run_access,
-)
+from airflow_provider_clarityq.core.grants.backend import CallerIdentity, CountingBackend, RamUser
 from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.plan import Phase, PlanError
+from airflow_provider_clarityq.core.grants.planner import PlanError
+from airflow_provider_clarityq.core.grants.read import read_state
+from airflow_provider_clarityq.core.grants.run import ensure_ram_user, run_access
 from airflow_provider_clarityq.core.grants.spec import default_spec, load_spec
 from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
+from airflow_provider_clarityq.core.grants.steps import Phase
 from airflow_provider_clarityq.core.identifiers import Principal
-from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
+from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER, UnmanagedUserError
 
 ACCOUNT = "1234567890123456"
 P = "my_project"
@@ -125,18 +115,18 @@ class FakeBackend:
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
-                    raise BackendError(fault.failure)
+                    raise ServiceError(fault.failure)
 
     def _uid(self, principal: str) -> str:
         match = re.fullmatch(r"RAM\$(?P<acct>[^:]+):(?P<who>.+)", principal, re.IGNORECASE)
         if match is None or match["acct"] != self.account:
-            raise BackendError.of(status=404, code="NoSuchObject", message=f"Invalid account Name {principal}")
+            raise ServiceError.of(status=404, code="NoSuchObject", message=f"Invalid account Name {principal}")
         who = match["who"]
         if who in self.ram_users.values():
             return who
         if who.lower() in self.ram_users:
             return self.ram_users[who.lower()]
-        raise BackendError.of(status=404, code="NoSuchObject", message=f"Invalid account Name {principal}")
+        raise ServiceError.of(status=404, code="NoSuchObject", message=f"Invalid account Name {principal}")
 
     # ---- AccessBackend
 
@@ -153,7 +143,7 @@ class FakeBackend:
         self._maybe_fail("create_ram_user", name)
         with self._lock:
             if name.lower() in self.ram_users:
-                raise BackendError.of(
+                raise ServiceError.of(
                     status=409, code="EntityAlreadyExists.User", message="The user does already EXIST."
                 )
             self._next_uid += 1
@@ -203,21 +193,21 @@ class FakeBackend:
         if m := re.fullmatch(r"ADD USER (\S+)", s):
             uid = self._uid(m[1])
             if uid in p.members:
-                raise BackendError.of(status=409, code="ObjectAlreadyExists", message=f"User {m[1]} already exists")
+                raise ServiceError.of(status=409, code="ObjectAlreadyExists", message=f"User {m[1]} already exists")
             p.members[uid] = m[1]
             return "OK"
         if m := re.fullmatch(r"CREATE ROLE (\w+)", s):
             if m[1].lower() in p.roles:
-                raise BackendError.of(status=409, code="ObjectAlreadyExists", message=f"Role {m[1]} already exists")
+                raise ServiceError.of(status=409, code="ObjectAlreadyExists", message=f"Role {m[1]} already exists")
             p.roles.add(m[1].lower())
             return "OK"
         if m := re.fullmatch(r"(GRANT|REVOKE) ([\w, ]+) ON (PROJECT|TABLE) (\S+) (?:TO|FROM) (ROLE|USER) (\S+)", s):
             verb, actions, otype, name, gkind, gname = m.groups()
             resource = f"projects/{p.name}" if otype == "PROJECT" else f"projects/{p.name}/tables/{name.lower()}"
             if otype == "TABLE" and not name.endswith("*") and name.lower() not in p.tables:
-                raise BackendError.of(status=404, code="NoSuchTable", message=f"Table not found - {name}")
+                raise ServiceError.of(status=404, code="NoSuchTable", message=f"Table not found - {name}")
             if gkind == "ROLE" and gname.lower() not in p.roles:
-                raise BackendError.of(status=404, code="NoSuchObject", message=f"Role {gname} does not exist")
+                raise ServiceError.of(status=404, code="NoSuchObject", message=f"Role {gname} does not exist")
             grantee = gname.lower() if gkind == "ROLE" else self._uid(gname)
             key = (gkind.lower(), grantee, resource)
             names = {a.strip() for a in actions.split(",")}
@@ -230,29 +220,29 @@ class FakeBackend:
             verb, role, principal = m.groups()
             uid = self._uid(principal)
             if role.lower() not in p.roles:
-                raise BackendError.of(status=404, code="NoSuchObject", message=f"Role {role} does not exist")
+                raise ServiceError.of(status=404, code="NoSuchObject", message=f"Role {role} does not exist")
             if uid not in p.members:
-                raise BackendError.of(status=404, code="NoSuchObject", message=f"{principal} is not a member")
+                raise ServiceError.of(status=404, code="NoSuchObject", message=f"{principal} is not a member")
             (p.role_members[role.lower()].add if verb == "GRANT" else p.role_members[role.lower()].discard)(uid)
             return "OK"
         if m := re.fullmatch(r"DESCRIBE ROLE (\w+)", s):
             role = m[1].lower()
             if role not in p.roles:
-                raise BackendError.of(status=404, code="NoSuchObject", message=f"Role {role} does not exist")
+                raise ServiceError.of(status=404, code="NoSuchObject", message=f"Role {role} does not exist")
             lines = ["[users]", *(p.members[u] for u in sorted(p.role_members[role])), "", "Authorization Type: ACL"]
             lines += self._acl_lines(p, "role", role)
             return "\n".join(lines) + "\n"
         if m := re.fullmatch(r"SHOW GRANTS FOR (\S+)", s):
             uid = self._uid(m[1])
             if uid not in p.members:
-                raise BackendError.of(status=404, code="NoSuchObject", message=f"{m[1]} is not a member")
+                raise ServiceError.of(status=404, code="NoSuchObject", message=f"{m[1]} is not a member")
             roles = sorted(r for r, users in p.role_members.items() if uid in users)
             lines = ["[roles]", *roles, "", "Authorization Type: ACL", f"[user/{p.members[uid]}]"]
             lines += self._acl_lines(p, "user", uid)
             for role in roles:
                 lines += [f"[role/{role}]", *self._acl_lines(p, "role", role)]
             return "\n".join(lines) + "\n"
-        raise BackendError.of(status=400, code="ParseError", message=f"fake cannot parse {s!r}")
+        raise ServiceError.of(status=400, code="ParseError", message=f"fake cannot parse {s!r}")
 
     @staticmethod
     def _acl_lines(p: FakeProject, kind: str, name: str) -> list[str]:
@@ -403,7 +393,7 @@ class TestStateRead:
         fake = FakeBackend()
         fake.projects[P].roles.add("clarityq_reader")
         fake.fail("DESCRIBE ROLE", status=403, code="NoPermission", message="[4019] no privilege")
-        with pytest.raises(BackendError, match="NoPermission"):
+        with pytest.raises(ServiceError, match="NoPermission"):
             read_state(fake, default_spec(P), ResolvedPrincipal(ACCOUNT, "clarityq"), "apply", retry=NO_WAIT)
 
     def test_an_unexpected_describe_error_on_a_missing_role_reads_absent(self) -> None:
@@ -419,7 +409,7 @@ class TestStateRead:
         live = read_state(fake, default_spec(P), ResolvedPrincipal(ACCOUNT, "clarityq"), "apply", retry=NO_WAIT)
         assert live.project(P).members == {f"ALIYUN${ACCOUNT}"}
         fake.fail("", op="list_users", times=10, status=503, code="ServiceUnavailable")
-        with pytest.raises(BackendError, match="503"):
+        with pytest.raises(ServiceError, match="503"):
             read_state(fake, default_spec(P), ResolvedPrincipal(ACCOUNT, "clarityq"), "apply", retry=NO_WAIT)
 
     def test_sync_reads_the_users_own_grants(self) -> None:
@@ -495,11 +485,6 @@ class TestExecution:
         assert attempts["GRANT Describe, Select ON TABLE * TO ROLE clarityq_reader"] == 3
         assert attempts["CREATE ROLE clarityq_reader"] == 2 and attempts["create_ram_user"] == 2
         assert project_snapshot(fake) == seed_000(fake)
-
-    def test_jitter_stays_within_its_bound(self) -> None:
-        policy = RetryPolicy(attempts=5, base=1.0, cap=4.0, jitter=0.25)
-        for n, base in enumerate((1.0, 2.0, 4.0, 4.0, 4.0), start=1):
-            assert base <= policy.delay(n) <= base * 1.25
 
     def test_exhausted_retries_fail_the_step_and_stop_the_run(self) -> None:
         fake = FakeBackend()
@@ -657,34 +642,10 @@ class TestEnsureRamUser:
 
 
 # --------------------------------------------------------------------------------------------------
-# Failure classification on the libraries' real exception classes
+# The caller as an administrator the planner must not revoke from
 
 
-class TestFailureOf:
-    def test_pyodps_errors(self) -> None:
-        from odps import errors
-
-        failure = failure_of(errors.ServiceUnavailable("busy", code="ServiceUnavailable", status_code=503))
-        assert (failure.status, failure.code, failure.transient) == (503, "ServiceUnavailable", True)
-        exists = failure_of(errors.ObjectAlreadyExists("Role r already exists", code="ObjectAlreadyExists"))
-        assert exists.code == "ObjectAlreadyExists" and not exists.transient
-
-    def test_tea_sdk_errors(self) -> None:
-        from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
-
-        throttled = failure_of(ThrottlingException(status_code=400, code="Throttling.User", message="flow control"))
-        assert throttled.transient and throttled.code == "Throttling.User"
-        missing = failure_of(ClientException(status_code=404, code="EntityNotExist.User", message="no user"))
-        assert (missing.status, missing.code, missing.transient) == (404, "EntityNotExist.User", False)
-
-    def test_connection_resets(self) -> None:
-        import requests
-
-        assert failure_of(requests.exceptions.ConnectionError("Connection aborted.")).reset
-        assert failure_of(ConnectionResetError(104, "Connection reset by peer")).reset
-        assert failure_of(RuntimeError("RetryError: ('Connection aborted.', RemoteDisconnected())")).reset
-        assert not failure_of(ValueError("bad value")).reset
-
+class TestCallerIdentity:
     def test_caller_identity_as_admin(self) -> None:
         assert str(CallerIdentity(ACCOUNT).admin()) == f"ALIYUN${ACCOUNT}"
         user = CallerIdentity(ACCOUNT, "RAMUser", f"acs:ram::{ACCOUNT}:user/ops", "2000000000000001").admin()

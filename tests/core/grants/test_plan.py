@@ -9,20 +9,8 @@ import pytest
 
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
 from airflow_provider_clarityq.core.grants.model import Grant, Grantee, ObjectRef, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.plan import (
-    AddUser,
-    CreateRamUser,
-    GrantActions,
-    GrantRole,
-    Phase,
-    Plan,
-    PlanError,
-    RevokeActions,
-    RevokeRole,
-    classify_failure,
-    make_plan,
-    retry_delays,
-)
+from airflow_provider_clarityq.core.grants.plan import Plan
+from airflow_provider_clarityq.core.grants.planner import PlanError, make_plan
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants, default_spec, load_spec
 from airflow_provider_clarityq.core.grants.state import (
     LiveState,
@@ -32,6 +20,14 @@ from airflow_provider_clarityq.core.grants.state import (
     parse_list_roles,
     parse_list_users,
     parse_show_grants,
+)
+from airflow_provider_clarityq.core.grants.steps import (
+    AddUser,
+    CreateRamUser,
+    GrantActions,
+    GrantRole,
+    Phase,
+    RevokeActions,
 )
 from airflow_provider_clarityq.core.identifiers import Principal
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
@@ -476,57 +472,3 @@ def test_phases_group_independent_steps() -> None:
     phases = dict(make_plan(spec, LiveState(), "apply", ME).phases())
     assert len(phases[Phase.TABLE_GRANTS]) == 5
     assert list(phases) == sorted(phases)
-
-
-# ---- tolerance
-
-
-@pytest.mark.parametrize(
-    ("step", "kwargs", "outcome"),
-    [
-        (
-            AddUser(project=P, principal=Principal("ram_user", "1", "u"), reason="r"),
-            {"code": "ObjectAlreadyExists", "message": "user already exists"},
-            "converged",
-        ),
-        (
-            CreateRamUser(project=None, user_name="clarityq", reason="r"),
-            {"status": 409, "code": "EntityAlreadyExists.User"},
-            "converged",
-        ),
-        (
-            RevokeRole(project=P, role="r", principal=Principal("ram_user", "1", "u"), reason="r"),
-            {"status": 404, "code": "NoSuchObject"},
-            "converged",
-        ),
-        (
-            GrantActions(
-                project=P, grantee=READER, object=ObjectRef.for_table(P, "t"), actions=(TableAction.SELECT,), reason="r"
-            ),
-            {"status": 404, "code": "NoSuchObject", "message": "table does not exist"},
-            "fail",
-        ),
-        (
-            AddUser(project=P, principal=Principal("ram_user", "1", "u"), reason="r"),
-            {"status": 503, "code": "ServiceUnavailable"},
-            "retry",
-        ),
-        (
-            AddUser(project=P, principal=Principal("ram_user", "1", "u"), reason="r"),
-            {"status": 400, "code": "Throttling.User"},
-            "retry",
-        ),
-        (
-            AddUser(project=P, principal=Principal("ram_user", "1", "u"), reason="r"),
-            {"status": 403, "code": "NoPermission"},
-            "fail",
-        ),
-    ],
-)
-def test_classify_failure(step: Any, kwargs: dict[str, Any], outcome: str) -> None:
-    assert classify_failure(step, **kwargs) == outcome
-
-
-def test_retry_delays_are_bounded() -> None:
-    assert retry_delays(5, base=0.5, cap=2.0) == (0.5, 1.0, 2.0, 2.0)
-    assert retry_delays(1) == ()

@@ -9,17 +9,17 @@ import pytest
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.plan import (
+from airflow_provider_clarityq.core.grants.plan import Plan
+from airflow_provider_clarityq.core.grants.plan_diff import plan_diff
+from airflow_provider_clarityq.core.grants.steps import (
     AddUser,
     CreateRamUser,
     CreateRole,
     GrantActions,
     GrantRole,
-    Plan,
     RevokeActions,
     RevokeRole,
 )
-from airflow_provider_clarityq.core.grants.plan_diff import plan_diff
 from airflow_provider_clarityq.core.identifiers import parse_principal
 
 P, Q = "sales", "marketing"

@@ -20,19 +20,19 @@ from airflow_provider_clarityq.core.grants.model import (
     covers,
     is_privileged_role,
 )
-from airflow_provider_clarityq.core.grants.plan import (
+from airflow_provider_clarityq.core.grants.plan import Plan
+from airflow_provider_clarityq.core.grants.planner import make_plan
+from airflow_provider_clarityq.core.grants.spec import AccessSpec, load_spec
+from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
+from airflow_provider_clarityq.core.grants.steps import (
     AddUser,
     CreateRamUser,
     CreateRole,
     GrantActions,
     GrantRole,
-    Plan,
     RevokeActions,
     RevokeRole,
-    make_plan,
 )
-from airflow_provider_clarityq.core.grants.spec import AccessSpec, load_spec
-from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
 
 ACCOUNT = "1234567890123456"
 UID = "2345678901234567"

@@ -6,7 +6,8 @@ import pytest
 
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
 from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, ObjectType, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.plan import (
+from airflow_provider_clarityq.core.grants.render import render_actions, render_object, render_principal
+from airflow_provider_clarityq.core.grants.steps import (
     AddUser,
     CreateRamUser,
     CreateRole,
@@ -15,7 +16,6 @@ from airflow_provider_clarityq.core.grants.plan import (
     RevokeActions,
     RevokeRole,
 )
-from airflow_provider_clarityq.core.grants.render import render_actions, render_object, render_principal
 from airflow_provider_clarityq.core.identifiers import Principal
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
