@@ -123,7 +123,7 @@ with DAG(
         from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
         from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
-        probe = MaxComputeProbe.from_client_source(MaxComputeHook(maxcompute_conn_id=CONN_ID))
+        probe = MaxComputeProbe(MaxComputeHook(maxcompute_conn_id=CONN_ID).clients)
         names = probe.list_tables(MAX_TABLES)
         tables = [_table_entry(probe, name) for name in names]
         generated = datetime.now(timezone.utc)

@@ -3,7 +3,7 @@
 A :class:`CredentialSource` hands out the :class:`Credential` to sign the next request with. One
 source object serves both client families:
 
-* pyodps: ``airflow_provider_clarityq.core.clients`` wraps it in an ``odps`` account that asks the
+* pyodps: ``airflow_provider_clarityq.core.alibaba.clients`` wraps it in an ``odps`` account that asks the
   source on every request (no pyodps token reloading, no environment lookups).
 * Alibaba OpenAPI SDK (RAM, STS): the source itself is passed as ``Config(credential=...)``; the SDK
   calls :meth:`CredentialSource.get_credential` per request and reads ``access_key_id``,
@@ -136,7 +136,7 @@ class StaticCredentials(CredentialSource):
 class AssumeRoleCaller(Protocol):
     """Calls STS AssumeRole signed with ``base`` and returns the temporary credential.
 
-    The real implementation lives in ``core.clients`` (it needs the SDK); tests pass a plain function.
+    The real implementation lives in ``core.alibaba.clients`` (it needs the SDK); tests pass a plain function.
     ``expiration`` of the result must be set (epoch seconds).
     """
 
@@ -265,7 +265,7 @@ def credentials_from_settings(
 
     The static AccessKey (plus STS token if given) is the base. With a role ARN, the result is an
     :class:`AssumeRoleCredentials` on top of it; ``assume_role`` must then be given (see
-    ``core.clients.sts_assume_role_caller``).
+    ``core.alibaba.clients.sts_assume_role_caller``).
     """
     token = settings.sts_token.get_secret_value() if settings.sts_token is not None else None
     base = StaticCredentials(settings.access_key_id, settings.access_key_secret.get_secret_value(), token)

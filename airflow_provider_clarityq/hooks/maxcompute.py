@@ -1,9 +1,10 @@
 """Airflow hook for ClarityQ's MaxCompute connection (thin shell over ``core``).
 
 The hook fetches the connection, registers its secrets with Airflow's masker and hands the plain
-fields to :func:`~airflow_provider_clarityq.core.connection.parse_connection`; clients are built by
-``core.clients`` on first use and cached. ``odps`` and the Alibaba SDKs are only imported when a
-client is built, so importing this module (and every DAG that imports our operators) stays cheap.
+fields to :func:`~airflow_provider_clarityq.core.connection.parse_connection`; clients come from one
+``ClientBundle`` (``core.alibaba.clients``), built on first use and cached. ``odps`` and the Alibaba SDKs
+are only imported when a client is built, so importing this module (and every DAG that imports our
+operators) stays cheap.
 
 It is a common.sql ``DbApiHook`` (pyodps ships a PEP 249 module, ``odps.dbapi``), so
 ``SQLExecuteQueryOperator``, ``SQLCheckOperator`` and ``SqlSensor`` accept a ``clarityq_maxcompute``
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 if TYPE_CHECKING:
+    from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
     from airflow_provider_clarityq.core.connection import MaxComputeSettings
     from airflow_provider_clarityq.core.credentials import CredentialSource
 
@@ -105,45 +107,36 @@ class MaxComputeHook(DbApiHook):
         return self.settings.project
 
     @cached_property
+    def clients(self) -> ClientBundle:
+        """The connection's clients (pyodps, RAM, STS), built on first use and shared with the backends and
+        the health probe; temporary credentials refresh before they expire."""
+        from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
+
+        return ClientBundle(self.settings, on_new_secret=_mask)
+
+    @property
     def credentials(self) -> CredentialSource:
         """Static AccessKey, AccessKey + STS token, or AssumeRole (refreshing) credentials."""
-        from airflow_provider_clarityq.core.clients import sts_assume_role_caller
-        from airflow_provider_clarityq.core.credentials import credentials_from_settings
+        return self.clients.credentials
 
-        settings = self.settings
-        return credentials_from_settings(
-            settings,
-            assume_role=sts_assume_role_caller(settings) if settings.role_arn else None,
-            on_new_secret=_mask,
-        )
-
-    # ----------------------------------------------------------------------------------------------
-    # Clients
-
-    @cached_property
+    @property
     def odps(self) -> Any:
         """The cached pyodps ``ODPS`` entry object for the connection's project."""
-        from airflow_provider_clarityq.core.clients import build_odps
-
-        return build_odps(self.settings, self.credentials)
+        return self.clients.odps
 
     def get_client(self) -> Any:
         """Alias of :attr:`odps`."""
         return self.odps
 
-    @cached_property
+    @property
     def ram_client(self) -> Any:
         """Cached RAM OpenAPI client (``alibabacloud_ram20150501.client.Client``)."""
-        from airflow_provider_clarityq.core.clients import build_ram_client
+        return self.clients.ram_client
 
-        return build_ram_client(self.settings, self.credentials)
-
-    @cached_property
+    @property
     def sts_client(self) -> Any:
         """Cached STS OpenAPI client, signed with the same credentials as every other call."""
-        from airflow_provider_clarityq.core.clients import build_sts_client
-
-        return build_sts_client(self.settings, self.credentials)
+        return self.clients.sts_client
 
     def get_conn(self) -> Any:
         """A PEP 249 connection (``odps.dbapi.Connection``) sharing the cached ``ODPS`` object."""

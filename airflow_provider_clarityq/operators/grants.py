@@ -136,7 +136,7 @@ class MaxComputeGrantsOperator(BaseOperator):
                 raise ConfigurationError("mode", f"is {self.mode!r}", "use plan, apply or sync")
             spec = self.resolve_spec()
             result = run_access(
-                AlibabaBackend(self.hook),
+                AlibabaBackend(self.hook.clients),
                 spec,
                 self.mode,
                 concurrency=int(self.concurrency),

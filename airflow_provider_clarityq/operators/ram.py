@@ -79,7 +79,7 @@ class RamUserOperator(BaseOperator):
             if self.mode not in ("plan", "apply", "sync"):
                 raise ConfigurationError("mode", f"is {self.mode!r}", "use plan, apply or sync")
             name = validate_ram_user_name(self.ram_user, field="ram_user")
-            backend = AlibabaBackend(self.hook)
+            backend = AlibabaBackend(self.hook.clients)
             result = ensure_ram_user(
                 backend, name, create=self.create, dry_run=self.mode == "plan", adopt=self.adopt_existing_user
             )

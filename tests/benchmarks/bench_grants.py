@@ -28,10 +28,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle  # noqa: E402
 from airflow_provider_clarityq.core.alibaba.failures import RetryPolicy  # noqa: E402
 from airflow_provider_clarityq.core.connection import parse_connection  # noqa: E402
-from airflow_provider_clarityq.core.credentials import credentials_from_settings  # noqa: E402
-from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients  # noqa: E402
+from airflow_provider_clarityq.core.grants.backend import AlibabaBackend  # noqa: E402
 from airflow_provider_clarityq.core.grants.run import run_access  # noqa: E402
 from airflow_provider_clarityq.core.grants.spec import load_spec  # noqa: E402
 from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator  # noqa: E402
@@ -45,12 +45,12 @@ CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from airflow_provider_clarityq.core.connection import parse_connection  # noqa: E402
-from airflow_provider_clarityq.core.credentials import credentials_from_settings  # noqa: E402
-from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients  # noqa: E402
-from airflow_provider_clarityq.core.grants.io import run_access  # noqa: E402
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle  # noqa: E402
+from airflow_provider_clarityq.core.grants.backend import AlibabaBackend  # noqa: E402
+from airflow_provider_clarityq.core.grants.run import run_access  # noqa: E402
 fields, spec = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 settings = parse_connection(fields)
-result = run_access(AlibabaBackend(Clients(settings, credentials_from_settings(settings))), spec, "apply")
+result = run_access(AlibabaBackend(ClientBundle(settings)), spec, "apply")
 print(json.dumps({"planned": len(result.plan.steps), "engine_requests": result.request_total}))
 """
 
@@ -81,7 +81,7 @@ def conn_fields(emu: RunningEmulator) -> dict[str, Any]:
 
 def backend(emu: RunningEmulator) -> AlibabaBackend:
     settings = parse_connection(conn_fields(emu))
-    return AlibabaBackend(Clients(settings, credentials_from_settings(settings)))
+    return AlibabaBackend(ClientBundle(settings))
 
 
 def spec_for(tables: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_clarityq.core.clients import odps_account, parse_sts_expiration
+from airflow_provider_clarityq.core.alibaba.clients import odps_account
 from airflow_provider_clarityq.core.connection import parse_connection
 from airflow_provider_clarityq.core.credentials import (
     AssumeRoleCredentials,
@@ -267,12 +267,6 @@ def test_assume_role_repr_hides_secrets() -> None:
     assert "TempSecret" not in repr(source)
     assert "TempToken" not in repr(source)
     assert BASE_SECRET not in repr(source)
-
-
-def test_sts_expiration_parsing() -> None:
-    assert parse_sts_expiration("1970-01-01T01:00:00Z") == 3600.0
-    assert parse_sts_expiration("1970-01-01T01:00:00+00:00") == 3600.0
-    assert parse_sts_expiration("1970-01-01T01:00:00") == 3600.0
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
@@ -101,7 +102,7 @@ class StubOdps:
 
 def hook_with(odps: StubOdps, conn_id: str = CONN_ID) -> MaxComputeHook:
     hook = MaxComputeHook(maxcompute_conn_id=conn_id)
-    hook.__dict__["odps"] = odps  # fill the cached_property slot
+    hook.__dict__["clients"] = ClientBundle(hook.settings, prebuilt={"odps": odps})  # fill the cached slot
     return hook
 
 
@@ -521,7 +522,7 @@ def test_token_of_an_invalid_connection_is_masked_too() -> None:
 def test_temporary_credentials_are_registered_with_the_masker(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
-    from airflow_provider_clarityq.core import clients
+    from airflow_provider_clarityq.core.alibaba import clients
     from airflow_provider_clarityq.core.credentials import Credential
 
     def fake_caller(settings: Any, **_: Any) -> Any:

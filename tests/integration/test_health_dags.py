@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
 
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
 from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions, health_asset_uri, run_health_checks
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
@@ -281,7 +282,7 @@ def probe_for(emulator: RunningEmulator, login: str, secret: str, **kwargs: Any)
             "extra": {"ram_endpoint": service, "sts_endpoint": service},
         }
     )
-    return MaxComputeProbe.from_settings(settings, **kwargs)
+    return MaxComputeProbe(ClientBundle(settings), **kwargs)
 
 
 def test_the_four_seed_checks_take_seven_requests(emulator: RunningEmulator, reader: Any) -> None:
@@ -304,14 +305,8 @@ def test_the_four_seed_checks_take_seven_requests(emulator: RunningEmulator, rea
 def test_key_hygiene_with_credentials_that_may_read_ram(emulator: RunningEmulator, owner: Any, reader: Any) -> None:
     """The reader's probe, but RAM read through the main account (as a RAM read-only policy would allow)."""
     base = probe_for(emulator, reader.access_key_id, reader.access_key_secret)
-    probe = MaxComputeProbe(
-        project=base.project,
-        endpoint=base.endpoint,
-        access_key_id=base.access_key_id,
-        odps=lambda: base._client("odps"),
-        sts=lambda: base._client("sts"),
-        ram=lambda: owner.ram,
-    )
+    reader_settings = base.bundle.settings
+    probe = MaxComputeProbe(ClientBundle(reader_settings, base.bundle.credentials, prebuilt={"ram": owner.ram}))
     options = HealthOptions(checks=("key_hygiene",))
     report = run_health_checks(probe, options)
     hygiene = report.check("key_hygiene")

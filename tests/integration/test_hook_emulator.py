@@ -14,7 +14,7 @@ from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_tea_openapi.utils_models import Config
 from odps import ODPS, options
 
-from airflow_provider_clarityq.core.clients import sts_assume_role_caller
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle, sts_assume_role_caller
 from airflow_provider_clarityq.core.credentials import credentials_from_settings
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
@@ -164,9 +164,10 @@ def test_assume_role_connection_refreshes_expired_credentials(
     _set_conn(monkeypatch, "mc_assume", emu, login=ak, password=sk, extra={"role_arn": arn})
     hook = MaxComputeHook(maxcompute_conn_id="mc_assume")
     # Let the credential source read the emulator's clock, so moving that clock ages both sides.
-    hook.__dict__["credentials"] = credentials_from_settings(
+    credentials = credentials_from_settings(
         hook.settings, assume_role=sts_assume_role_caller(hook.settings), clock=emu.state.clock
     )
+    hook.__dict__["clients"] = ClientBundle(hook.settings, credentials)
     assert hook.odps.exist_project(emu.info.project)
     assert sum(1 for r in emu.requests() if r["action"] == "AssumeRole") == 1
     emu.advance_clock(4000)  # past the default 3600 s lifetime: the temporary key is now refused

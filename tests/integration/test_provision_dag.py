@@ -257,9 +257,9 @@ def test_a_hostile_run_conf_cannot_change_what_is_managed(
 def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) -> None:
     """Half of seed 000 done by hand with the name form RAM$<account>:clarityq (on a user the provider manages):
     nothing is added twice."""
+    from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
     from airflow_provider_clarityq.core.connection import parse_connection
-    from airflow_provider_clarityq.core.credentials import credentials_from_settings
-    from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
+    from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
     from airflow_provider_clarityq.core.grants.run import run_access
     from airflow_provider_clarityq.core.grants.spec import default_spec
 
@@ -281,9 +281,7 @@ def test_a_user_added_by_name_is_recognised(clarityq_emulator: RunningEmulator) 
         }
     )
     emu.clear_requests()
-    result = run_access(
-        AlibabaBackend(Clients(settings, credentials_from_settings(settings))), default_spec(info.project), "apply"
-    )
+    result = run_access(AlibabaBackend(ClientBundle(settings)), default_spec(info.project), "apply")
     assert result.ok and result.verified
     assert mutating(emu.requests()) == [
         f"GRANT CreateInstance, List ON PROJECT {info.project} TO ROLE {ROLE}",

@@ -20,10 +20,10 @@ from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
 from odps import ODPS
 
+from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.alibaba.failures import RetryPolicy
 from airflow_provider_clarityq.core.connection import parse_connection
-from airflow_provider_clarityq.core.credentials import credentials_from_settings
-from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
+from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
 from airflow_provider_clarityq.core.grants.run import run_access
 from airflow_provider_clarityq.core.grants.spec import default_spec
 from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator
@@ -59,7 +59,7 @@ def connection(emu: RunningEmulator) -> dict[str, Any]:
 def backend(emu: RunningEmulator) -> AlibabaBackend:
     fields = connection(emu)
     settings = parse_connection({**fields, "extra": json.dumps(fields["extra"])})
-    return AlibabaBackend(Clients(settings, credentials_from_settings(settings)))
+    return AlibabaBackend(ClientBundle(settings))
 
 
 def snapshot(emu: RunningEmulator) -> dict[str, Any]:

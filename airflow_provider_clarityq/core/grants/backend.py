@@ -12,29 +12,21 @@ No Airflow import. ``odps`` and ``alibabacloud_*`` are imported inside the metho
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airflow_provider_clarityq.core.alibaba.failures import failure_of
-from airflow_provider_clarityq.core.errors import ClarityQError
-from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
-from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_uid
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, caller_identity
 
 if TYPE_CHECKING:
-    from airflow_provider_clarityq.core.connection import MaxComputeSettings
-    from airflow_provider_clarityq.core.credentials import CredentialSource
+    from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 
 __all__ = [
     "AccessBackend",
     "AlibabaBackend",
-    "CallerIdentity",
-    "ClientSource",
-    "Clients",
     "CountingBackend",
     "RamUser",
 ]
@@ -42,48 +34,6 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------------
 # Who is calling
-
-
-@dataclass(frozen=True)
-class CallerIdentity:
-    """STS GetCallerIdentity: the main account (for ``RAM$<account>:<uid>``) and the caller itself."""
-
-    account_id: str
-    identity_type: str = "Account"
-    arn: str = ""
-    user_id: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "account_id", validate_uid(self.account_id, field="account_id"))
-
-    def admin(self) -> ResolvedPrincipal | Principal | None:
-        """The caller as a MaxCompute principal, so the planner can refuse to revoke from it.
-
-        ``Account`` -> ``ALIYUN$<account>``; ``RAMUser`` (ARN ``...:user/<name>``) -> the resolved user
-        (UID and name both match); ``AssumedRoleUser`` (ARN ``...:assumed-role/<role>/<session>``) ->
-        ``RAM$<account>:role/<role>``. ``None`` when the shape is unknown (the guard then has nothing to
-        compare with, which is only safe because revokes never target anything but the managed user/role).
-        """
-        kind = self.identity_type
-        if kind == "Account":
-            return parse_principal(f"ALIYUN${self.account_id}", field="caller")
-        match = _ARN_RE.fullmatch(self.arn)
-        if match is None:
-            return None
-        try:
-            if kind == "RAMUser" and match["kind"] == "user":
-                return ResolvedPrincipal(self.account_id, match["name"], self.user_id or None)
-            if kind == "AssumedRoleUser" and match["kind"] == "assumed-role":
-                return parse_principal(f"RAM${self.account_id}:role/{match['name']}", field="caller")
-        except ClarityQError:
-            return None
-        return None
-
-    def to_dict(self) -> dict[str, str]:
-        return {"account_id": self.account_id, "identity_type": self.identity_type, "arn": self.arn}
-
-
-_ARN_RE = re.compile(r"acs:ram::[0-9]+:(?P<kind>user|assumed-role)/(?P<name>[^/]+)(?:/.*)?")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,45 +154,6 @@ class CountingBackend:
 # The Alibaba Cloud adapter
 
 
-class ClientSource(Protocol):
-    """Where the adapter gets its clients: ``MaxComputeHook`` has exactly these (cached, built on first use)."""
-
-    @property
-    def odps(self) -> Any: ...
-
-    @property
-    def ram_client(self) -> Any: ...
-
-    @property
-    def sts_client(self) -> Any: ...
-
-
-class Clients:
-    """A :class:`ClientSource` outside Airflow: clients built lazily from settings, as the hook does."""
-
-    def __init__(self, settings: MaxComputeSettings, credentials: CredentialSource) -> None:
-        self.settings = settings
-        self.credentials = credentials
-
-    @cached_property
-    def odps(self) -> Any:
-        from airflow_provider_clarityq.core.clients import build_odps
-
-        return build_odps(self.settings, self.credentials)
-
-    @cached_property
-    def ram_client(self) -> Any:
-        from airflow_provider_clarityq.core.clients import build_ram_client
-
-        return build_ram_client(self.settings, self.credentials)
-
-    @cached_property
-    def sts_client(self) -> Any:
-        from airflow_provider_clarityq.core.clients import build_sts_client
-
-        return build_sts_client(self.settings, self.credentials)
-
-
 class AlibabaBackend:
     """:class:`AccessBackend` over one pyodps ``ODPS`` object and the RAM/STS OpenAPI clients.
 
@@ -251,20 +162,14 @@ class AlibabaBackend:
     the executor's worker threads may share the object.
     """
 
-    def __init__(self, clients: ClientSource) -> None:
+    def __init__(self, clients: ClientBundle) -> None:
         self.clients = clients
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.clients!r})"
 
     def caller_identity(self) -> CallerIdentity:
-        body = self.clients.sts_client.get_caller_identity().body
-        return CallerIdentity(
-            account_id=str(body.account_id),
-            identity_type=str(body.identity_type or ""),
-            arn=str(body.arn or ""),
-            user_id=str(body.user_id or ""),
-        )
+        return caller_identity(self.clients.sts_client)
 
     def get_ram_user(self, name: str) -> RamUser | None:
         from alibabacloud_ram20150501.models import GetUserRequest

@@ -12,6 +12,7 @@ from the user (or ``extra_roles`` must be checked), the table list only for pref
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState
 
 from airflow_provider_clarityq.core.alibaba.failures import RetryPolicy, call_with_retries, failure_of
-from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.grants.backend import AccessBackend, CallerIdentity
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
+from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError
+from airflow_provider_clarityq.core.grants.backend import AccessBackend
 from airflow_provider_clarityq.core.grants.model import Grantee
 from airflow_provider_clarityq.core.grants.render import render_principal
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
@@ -36,10 +38,10 @@ from airflow_provider_clarityq.core.grants.state import (
     parse_show_grants,
 )
 from airflow_provider_clarityq.core.grants.steps import Mode
-from airflow_provider_clarityq.core.identifiers import validate_role_name, validate_uid
+from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_role_name, validate_uid
 from airflow_provider_clarityq.core.managed_user import ManagedComments, parse_comments
 
-__all__ = ["ResolvedUser", "Retries", "read_state", "read_with_retries", "resolve_principal"]
+__all__ = ["ResolvedUser", "Retries", "caller_as_admin", "read_state", "read_with_retries", "resolve_principal"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +73,33 @@ class Retries:
             log.warning("Retrying %s (attempt %d failed: %s)", what, state.attempt_number, error)
 
         return note
+
+
+_ARN_RE = re.compile(r"acs:ram::[0-9]+:(?P<kind>user|assumed-role)/(?P<name>[^/]+)(?:/.*)?")
+
+
+def caller_as_admin(caller: CallerIdentity) -> ResolvedPrincipal | Principal | None:
+    """The caller as a MaxCompute principal, so the planner can refuse to revoke from it.
+
+    ``Account`` -> ``ALIYUN$<account>``; ``RAMUser`` (ARN ``...:user/<name>``) -> the resolved user (UID and
+    name both match); ``AssumedRoleUser`` (ARN ``...:assumed-role/<role>/<session>``) ->
+    ``RAM$<account>:role/<role>``. ``None`` when the shape is unknown (the guard then has nothing to compare
+    with, which is only safe because revokes never target anything but the managed user/role).
+    """
+    kind = caller.identity_type
+    if kind == "Account":
+        return parse_principal(f"ALIYUN${caller.account_id}", field="caller")
+    match = _ARN_RE.fullmatch(caller.arn)
+    if match is None:
+        return None
+    try:
+        if kind == "RAMUser" and match["kind"] == "user":
+            return ResolvedPrincipal(caller.account_id, match["name"], caller.user_id or None)
+        if kind == "AssumedRoleUser" and match["kind"] == "assumed-role":
+            return parse_principal(f"RAM${caller.account_id}:role/{match['name']}", field="caller")
+    except ClarityQError:
+        return None
+    return None
 
 
 def read_with_retries(call: Callable[[], T], policy: RetryPolicy, retries: Retries, what: str) -> T:

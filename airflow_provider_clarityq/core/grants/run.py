@@ -18,7 +18,13 @@ from airflow_provider_clarityq.core.grants.backend import AccessBackend, Countin
 from airflow_provider_clarityq.core.grants.execute import DEFAULT_CONCURRENCY, execute_plan
 from airflow_provider_clarityq.core.grants.plan import Plan
 from airflow_provider_clarityq.core.grants.planner import make_plan
-from airflow_provider_clarityq.core.grants.read import Retries, read_state, read_with_retries, resolve_principal
+from airflow_provider_clarityq.core.grants.read import (
+    Retries,
+    caller_as_admin,
+    read_state,
+    read_with_retries,
+    resolve_principal,
+)
 from airflow_provider_clarityq.core.grants.result import AccessNotConvergedError, ApplyResult, RamUserResult
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, load_spec
 from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
@@ -63,7 +69,7 @@ def run_access(
     unmanaged = resolved.comments is not None and not resolved.comments.managed
     if unmanaged and mode != "plan":
         raise unmanaged_user_error(spec.ram_user)
-    admin: ResolvedPrincipal | Principal | None = caller.admin()
+    admin: ResolvedPrincipal | Principal | None = caller_as_admin(caller)
     live = read_state(counting, spec, principal, mode, retry=policy, retries=retries)
     plan = make_plan(spec, live, mode, principal, admin=admin)
     if unmanaged:

@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, Protocol
 
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError, one_line, redact
 from airflow_provider_clarityq.core.health.remediation import (
     DEFAULT_ROLE,
@@ -68,7 +69,6 @@ __all__ = [
     "READ_ACTIONS",
     "SEED_CHECKS",
     "AccessKeyInfo",
-    "CallerIdentity",
     "CheckSpec",
     "Column",
     "GrantEntry",
@@ -112,45 +112,6 @@ _NULL_TEXT: Final = "\\N"
 
 # --------------------------------------------------------------------------------------------------
 # What a probe answers
-
-
-@dataclass(frozen=True)
-class CallerIdentity:
-    """Who the AccessKey belongs to (STS GetCallerIdentity, or derived from MaxCompute WHOAMI)."""
-
-    account_id: str
-    user_id: str
-    arn: str = ""
-    identity_type: str = "RAMUser"  # "RAMUser" | "Account" | "AssumedRoleUser"
-
-    @property
-    def user_name(self) -> str | None:
-        """The RAM user name from an ARN ``acs:ram::<acct>:user/<name>``."""
-        _, sep, name = self.arn.partition(":user/")
-        return (name or None) if sep else None
-
-    @property
-    def role_name(self) -> str | None:
-        """The RAM role of an assumed-role ARN ``acs:ram::<acct>:assumed-role/<role>/<session>``."""
-        _, sep, rest = self.arn.partition(":assumed-role/")
-        return (rest.split("/", 1)[0] or None) if sep else None
-
-    @property
-    def principal(self) -> str:
-        """The MaxCompute principal: ``RAM$<acct>:<uid>`` (seed 000's form), ``ALIYUN$<acct>``, or a role."""
-        if self.identity_type == "Account":
-            return f"ALIYUN${self.account_id}"
-        if self.identity_type == "AssumedRoleUser" and self.role_name:
-            return f"RAM${self.account_id}:role/{self.role_name}"
-        return f"RAM${self.account_id}:{self.user_id}"
-
-    def describe(self) -> str:
-        if self.identity_type == "Account":
-            return f"the main account {self.principal}"
-        if self.identity_type == "AssumedRoleUser":
-            return f"assumed RAM role {self.role_name or '?'} ({self.principal})"
-        name = f" {self.user_name}" if self.user_name else ""
-        return f"RAM user{name} ({self.principal})"
 
 
 @dataclass(frozen=True)
@@ -457,12 +418,16 @@ def _identity_from_maxcompute(probe: Probe, state: CheckState) -> CallerIdentity
             raise
         return None
     display = me.display_name
-    if display.upper().startswith("ALIYUN$"):
-        return CallerIdentity(display.split("$", 1)[1], me.id, identity_type="Account")
-    account, _, user = display.partition("$")[2].partition(":")
-    if user.lower().startswith("role/"):
-        return CallerIdentity(account, me.id, f"acs:ram::{account}:assumed-role/{user[5:]}/", "AssumedRoleUser")
-    return CallerIdentity(account, me.id)
+    try:
+        if display.upper().startswith("ALIYUN$"):
+            return CallerIdentity(display.split("$", 1)[1], "Account", user_id=me.id)
+        account, _, user = display.partition("$")[2].partition(":")
+        if user.lower().startswith("role/"):
+            arn = f"acs:ram::{account}:assumed-role/{user[5:]}/"
+            return CallerIdentity(account, "AssumedRoleUser", arn, user_id=me.id)
+        return CallerIdentity(account, "RAMUser", user_id=me.id)
+    except ConfigurationError:  # an answer of an unknown shape: the signature was accepted, that is all
+        return None
 
 
 def check_project(probe: Probe, state: CheckState) -> Outcome:

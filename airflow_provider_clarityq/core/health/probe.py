@@ -1,9 +1,8 @@
 """The real :class:`~.checks.Probe`: pyodps for MaxCompute, the Alibaba STS and RAM SDK clients.
 
 ``odps`` and the ``alibabacloud_*`` packages are imported inside the methods only (DAG files import the
-operators that import this module). Clients are passed in as zero-argument factories and built on first
-use, so a hook's cached clients are reused (``odps=lambda: hook.odps``) and a check that never needs RAM
-never builds a RAM client. Factories are resolved under a lock: checks run in threads.
+operators that import this module). Clients come from a client bundle, so a hook's cached clients are
+reused and a check that never needs RAM never builds a RAM client.
 
 Requests per call (what the checks' request budget counts): ``caller_identity`` 1, ``whoami`` 1,
 ``get_project`` 1, ``list_tables`` 1 for one page, ``describe_table`` 1, ``first_partition`` 1,
@@ -23,16 +22,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, caller_identity
 from airflow_provider_clarityq.core.dates import parse_iso_utc
 from airflow_provider_clarityq.core.health.checks import (
     AccessKeyInfo,
-    CallerIdentity,
     Column,
     HealthOptions,
     ProjectInfo,
@@ -45,8 +43,6 @@ from airflow_provider_clarityq.core.health.checks import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_clarityq.core.connection import MaxComputeSettings
-    from airflow_provider_clarityq.core.credentials import CredentialSource
     from airflow_provider_clarityq.core.health.report import HealthReport
 
 __all__ = ["MaxComputeProbe", "check_client_source", "check_connection_fields", "connection_probe", "parse_csv_result"]
@@ -56,101 +52,33 @@ _MAX_POLL_INTERVAL_S = 5.0
 
 
 class MaxComputeProbe:
-    """A Probe over one connection's clients (pyodps ``ODPS``, STS client, RAM client)."""
+    """A Probe over one connection's clients: a
+    :class:`~airflow_provider_clarityq.core.alibaba.clients.ClientBundle` (the hook's, or one of its own), or
+    anything with its ``settings``, ``odps``, ``sts_client`` and ``ram_client``. Clients are taken from the
+    bundle when a check first needs them, so a check that never needs RAM never builds a RAM client.
+    """
 
-    def __init__(
-        self,
-        *,
-        project: str,
-        endpoint: str,
-        access_key_id: str,
-        odps: Callable[[], Any],
-        sts: Callable[[], Any],
-        ram: Callable[[], Any],
-        secrets: Sequence[str] = (),
-        query_timeout_s: float = 120.0,
-        poll_interval_s: float = 1.0,
-    ) -> None:
-        self.project = project
-        self.endpoint = endpoint
-        self.access_key_id = access_key_id
-        self.secrets = tuple(s for s in secrets if s)
+    def __init__(self, bundle: Any, *, query_timeout_s: float = 120.0, poll_interval_s: float = 1.0) -> None:
+        settings = bundle.settings
+        self.bundle = bundle
+        self.project: str = settings.project
+        self.endpoint: str = settings.endpoint
+        self.access_key_id: str = settings.access_key_id
+        self.secrets = tuple(s for s in settings.secret_values() if s)
         self.query_timeout_s = query_timeout_s
         self.poll_interval_s = poll_interval_s
-        self._factories = {"odps": odps, "sts": sts, "ram": ram}
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MaxComputeProbe(project={self.project!r}, endpoint={self.endpoint!r})"
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: MaxComputeSettings,
-        *,
-        credentials: CredentialSource | None = None,
-        on_new_secret: Callable[[str], None] | None = None,
-        **kwargs: Any,
-    ) -> MaxComputeProbe:
-        """A probe that builds its own clients from validated settings (no hook needed, e.g. in a trigger)."""
-        from airflow_provider_clarityq.core.clients import (
-            build_odps,
-            build_ram_client,
-            build_sts_client,
-            sts_assume_role_caller,
-        )
-        from airflow_provider_clarityq.core.credentials import credentials_from_settings
-
-        source = credentials or credentials_from_settings(
-            settings,
-            assume_role=sts_assume_role_caller(settings) if settings.role_arn else None,
-            on_new_secret=on_new_secret,
-        )
-        return cls(
-            project=settings.project,
-            endpoint=settings.endpoint,
-            access_key_id=settings.access_key_id,
-            odps=lambda: build_odps(settings, source),
-            sts=lambda: build_sts_client(settings, source),
-            ram=lambda: build_ram_client(settings, source),
-            secrets=settings.secret_values(),
-            **kwargs,
-        )
-
-    @classmethod
-    def from_client_source(cls, source: Any, **kwargs: Any) -> MaxComputeProbe:
-        """A probe over an object that owns the clients (``MaxComputeHook``: ``settings``, ``odps``,
-        ``sts_client``, ``ram_client``), reusing its cached clients. Reading ``settings`` may raise."""
-        settings = source.settings
-        return cls(
-            project=settings.project,
-            endpoint=settings.endpoint,
-            access_key_id=settings.access_key_id,
-            odps=lambda: source.odps,
-            sts=lambda: source.sts_client,
-            ram=lambda: source.ram_client,
-            secrets=settings.secret_values(),
-            **kwargs,
-        )
-
     def _client(self, name: str) -> Any:
-        with self._lock:
-            if name not in self._clients:
-                self._clients[name] = self._factories[name]()
-            return self._clients[name]
+        return getattr(self.bundle, {"odps": "odps", "sts": "sts_client", "ram": "ram_client"}[name])
 
     # ----------------------------------------------------------------------------------------------
     # Identity
 
     def caller_identity(self) -> CallerIdentity:
-        body = self._client("sts").get_caller_identity().body
-        return CallerIdentity(
-            account_id=str(body.account_id),
-            user_id=str(body.user_id or body.principal_id or ""),
-            arn=str(body.arn or ""),
-            identity_type=str(body.identity_type or "RAMUser"),
-        )
+        return caller_identity(self._client("sts"))
 
     def whoami(self) -> Whoami:
         answer = self._client("odps").execute_security_query("whoami", project=self.project)
@@ -296,11 +224,11 @@ def check_client_source(
 ) -> HealthReport:
     """Run the checks with an object that owns the connection's clients.
 
-    ``source`` is duck-typed (``MaxComputeHook`` fits): ``settings`` (reading it may raise for an unusable
-    connection, which becomes a CONFIG_ERROR report), and ``odps``, ``sts_client``, ``ram_client``.
+    ``source`` is duck-typed (``MaxComputeHook`` fits): its ``clients`` bundle (reading it may raise for an
+    unusable connection, which becomes a CONFIG_ERROR report).
     """
     try:
-        probe = MaxComputeProbe.from_client_source(source)
+        probe = MaxComputeProbe(source.clients)
     except Exception as exc:
         return unusable_connection_report(exc, conn_id=conn_id, options=options)
     return run_health_checks(probe, options, validations=validations)
@@ -341,4 +269,6 @@ def connection_probe(
         settings = parse_connection(fields)
     except Exception as exc:
         return unusable_connection_report(exc, conn_id=conn_id, options=options, secrets=secrets)
-    return MaxComputeProbe.from_settings(settings, on_new_secret=on_new_secret)
+    from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
+
+    return MaxComputeProbe(ClientBundle(settings, on_new_secret=on_new_secret))

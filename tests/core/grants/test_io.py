@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_clarityq.core.alibaba.failures import Failure, RetryPolicy, ServiceError
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
-from airflow_provider_clarityq.core.grants.backend import CallerIdentity, CountingBackend, RamUser
+from airflow_provider_clarityq.core.grants.backend import CountingBackend, RamUser
 from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, ProjectAction, TableAction
 from airflow_provider_clarityq.core.grants.planner import PlanError
-from airflow_provider_clarityq.core.grants.read import read_state
+from airflow_provider_clarityq.core.grants.read import caller_as_admin, read_state
 from airflow_provider_clarityq.core.grants.run import ensure_ram_user, run_access
 from airflow_provider_clarityq.core.grants.spec import default_spec, load_spec
 from airflow_provider_clarityq.core.grants.state import ResolvedPrincipal
@@ -646,13 +647,15 @@ class TestEnsureRamUser:
 
 
 class TestCallerIdentity:
-    def test_caller_identity_as_admin(self) -> None:
-        assert str(CallerIdentity(ACCOUNT).admin()) == f"ALIYUN${ACCOUNT}"
-        user = CallerIdentity(ACCOUNT, "RAMUser", f"acs:ram::{ACCOUNT}:user/ops", "2000000000000001").admin()
+    def test_caller_as_admin(self) -> None:
+        assert str(caller_as_admin(CallerIdentity(ACCOUNT))) == f"ALIYUN${ACCOUNT}"
+        user = caller_as_admin(CallerIdentity(ACCOUNT, "RAMUser", f"acs:ram::{ACCOUNT}:user/ops", "2000000000000001"))
         assert isinstance(user, ResolvedPrincipal) and user.matches(f"RAM${ACCOUNT}:ops")
-        role = CallerIdentity(ACCOUNT, "AssumedRoleUser", f"acs:ram::{ACCOUNT}:assumed-role/ops-role/sess").admin()
+        role = caller_as_admin(
+            CallerIdentity(ACCOUNT, "AssumedRoleUser", f"acs:ram::{ACCOUNT}:assumed-role/ops-role/sess")
+        )
         assert str(role) == f"RAM${ACCOUNT}:role/ops-role"
-        assert CallerIdentity(ACCOUNT, "Federated", "x").admin() is None
+        assert caller_as_admin(CallerIdentity(ACCOUNT, "Federated", "x")) is None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.health.checks import (
     CHECK_NAMES,
     AccessKeyInfo,
-    CallerIdentity,
     Column,
     GrantsFormatError,
     HealthOptions,
@@ -106,7 +106,7 @@ class FakeProbe:
     access_key_id: str = KEY
     secrets: tuple[str, ...] = (SECRET,)
     identity: CallerIdentity = field(
-        default_factory=lambda: CallerIdentity(ACCOUNT, UID, f"acs:ram::{ACCOUNT}:user/clarityq")
+        default_factory=lambda: CallerIdentity(ACCOUNT, "RAMUser", f"acs:ram::{ACCOUNT}:user/clarityq", UID)
     )
     tables: list[str] = field(default_factory=lambda: ["customers", "orders"])
     partitions: dict[str, dict[str, str] | None] = field(default_factory=dict)
@@ -495,7 +495,7 @@ def test_the_audit_lists_every_grant_it_read_for_the_history() -> None:
 
 
 def test_main_account_key_is_flagged() -> None:
-    identity = CallerIdentity(ACCOUNT, ACCOUNT, f"acs:ram::{ACCOUNT}:root", "Account")
+    identity = CallerIdentity(ACCOUNT, "Account", f"acs:ram::{ACCOUNT}:root", ACCOUNT)
     report = run(FakeProbe(identity=identity))
     assert statuses(report)["least_privilege"] == ("warn", "MAIN_ACCOUNT_KEY")
     assert statuses(report)["key_hygiene"] == ("skipped", "NOT_APPLICABLE")
@@ -563,7 +563,7 @@ def test_key_hygiene_is_skipped_when_not_readable_or_not_applicable() -> None:
     assert denied.verdict == "HEALTHY"
     sts = run(FakeProbe(access_key_id="STS.NTemporaryKey"))
     assert statuses(sts)["key_hygiene"] == ("skipped", "NOT_APPLICABLE")
-    role = CallerIdentity(ACCOUNT, "3001", f"acs:ram::{ACCOUNT}:assumed-role/clarityq-role/airflow", "AssumedRoleUser")
+    role = CallerIdentity(ACCOUNT, "AssumedRoleUser", f"acs:ram::{ACCOUNT}:assumed-role/clarityq-role/airflow", "3001")
     assumed = run(FakeProbe(identity=role))
     assert statuses(assumed)["key_hygiene"] == ("skipped", "NOT_APPLICABLE")
     assert assumed.principal == f"RAM${ACCOUNT}:role/clarityq-role"

@@ -1,4 +1,7 @@
-"""Client builders for MaxCompute (pyodps) and the RAM/STS OpenAPI SDKs (no Airflow import).
+"""The clients of one connection - pyodps for MaxCompute, the RAM and STS OpenAPI SDKs - built in one place.
+
+:class:`ClientBundle` is what the hook, the health probe and the grant and key backends share: built from a
+connection's settings and credentials, each client on first use, then cached (thread-safe). No Airflow import.
 
 ``odps`` and ``alibabacloud_*`` are imported inside the functions only: DAG files import our
 operators, and a top-level pyodps import alone costs ~0.8 s per parse.
@@ -21,7 +24,8 @@ Decisions:
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clarityq.core.credentials import (
@@ -30,6 +34,7 @@ from airflow_provider_clarityq.core.credentials import (
     CredentialSource,
     StaticCredentials,
 )
+from airflow_provider_clarityq.core.dates import parse_iso_utc
 
 if TYPE_CHECKING:
     from airflow_provider_clarityq.core.connection import MaxComputeSettings
@@ -38,11 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_MS",
     "DEFAULT_READ_TIMEOUT_MS",
+    "ClientBundle",
     "build_odps",
-    "build_ram_client",
-    "build_sts_client",
+    "build_openapi_client",
     "odps_account",
-    "parse_sts_expiration",
     "sts_assume_role_caller",
 ]
 
@@ -175,57 +179,30 @@ def _openapi_config(
     )
 
 
-def build_ram_client(
+def build_openapi_client(
+    service: str,
     settings: MaxComputeSettings,
     credentials: CredentialSource,
     *,
     connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
     read_timeout_ms: int = DEFAULT_READ_TIMEOUT_MS,
 ) -> Any:
-    """RAM API client (``alibabacloud_ram20150501``) for the connection's RAM endpoint."""
-    from alibabacloud_ram20150501.client import Client
+    """The RAM (``alibabacloud_ram20150501``) or STS (``alibabacloud_sts20150401``) client for the connection's
+    endpoint of that service."""
+    if service == "ram":
+        from alibabacloud_ram20150501.client import Client
 
-    return Client(
-        _openapi_config(
-            settings,
-            credentials,
-            settings.ram_endpoint,
-            connect_timeout_ms=connect_timeout_ms,
-            read_timeout_ms=read_timeout_ms,
-        )
+        endpoint = settings.ram_endpoint
+    elif service == "sts":
+        from alibabacloud_sts20150401.client import Client
+
+        endpoint = settings.sts_endpoint
+    else:
+        raise ValueError(f"unknown OpenAPI service {service!r}")
+    config = _openapi_config(
+        settings, credentials, endpoint, connect_timeout_ms=connect_timeout_ms, read_timeout_ms=read_timeout_ms
     )
-
-
-def build_sts_client(
-    settings: MaxComputeSettings,
-    credentials: CredentialSource,
-    *,
-    connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
-    read_timeout_ms: int = DEFAULT_READ_TIMEOUT_MS,
-) -> Any:
-    """STS API client (``alibabacloud_sts20150401``) for the connection's STS endpoint."""
-    from alibabacloud_sts20150401.client import Client
-
-    return Client(
-        _openapi_config(
-            settings,
-            credentials,
-            settings.sts_endpoint,
-            connect_timeout_ms=connect_timeout_ms,
-            read_timeout_ms=read_timeout_ms,
-        )
-    )
-
-
-def parse_sts_expiration(value: str) -> float:
-    """STS ``Expiration`` (ISO 8601 UTC, e.g. ``2026-11-23T18:16:12Z``) as epoch seconds."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    return Client(config)
 
 
 def sts_assume_role_caller(
@@ -239,7 +216,8 @@ def sts_assume_role_caller(
     def assume_role(base: Credential, *, role_arn: str, session_name: str, duration_seconds: int) -> Credential:
         from alibabacloud_sts20150401.models import AssumeRoleRequest
 
-        client = build_sts_client(
+        client = build_openapi_client(
+            "sts",
             settings,
             StaticCredentials(base.access_key_id, base.access_key_secret, base.security_token),
             connect_timeout_ms=connect_timeout_ms,
@@ -256,7 +234,74 @@ def sts_assume_role_caller(
             temporary.access_key_id,
             temporary.access_key_secret,
             temporary.security_token,
-            expiration=parse_sts_expiration(temporary.expiration),
+            expiration=_epoch(temporary.expiration),
         )
 
     return assume_role
+
+
+def _epoch(value: str) -> float:
+    """STS ``Expiration`` (ISO 8601 UTC) as epoch seconds."""
+    moment = parse_iso_utc(value)
+    if moment is None:
+        raise ValueError("the STS response has an unreadable Expiration")
+    return moment.timestamp()
+
+
+# --------------------------------------------------------------------------------------------------
+# The bundle
+
+
+class ClientBundle:
+    """One connection's clients, each built on first use and cached; safe to share between threads.
+
+    :param settings: the validated connection settings.
+    :param credentials: where signatures come from; default: the connection's own (static AccessKey, with
+        STS token, or AssumeRole refreshed before expiry).
+    :param on_new_secret: called with every secret a credential refresh brings (Airflow's ``mask_secret``).
+    :param prebuilt: clients to use as they are, by name (``odps``, ``ram``, ``sts``): stand-ins in tests,
+        or a client built elsewhere.
+    """
+
+    def __init__(
+        self,
+        settings: MaxComputeSettings,
+        credentials: CredentialSource | None = None,
+        *,
+        on_new_secret: Callable[[str], None] | None = None,
+        prebuilt: Mapping[str, Any] | None = None,
+    ) -> None:
+        from airflow_provider_clarityq.core.credentials import credentials_from_settings
+
+        self.settings = settings
+        self.credentials = credentials or credentials_from_settings(
+            settings,
+            assume_role=sts_assume_role_caller(settings) if settings.role_arn else None,
+            on_new_secret=on_new_secret,
+        )
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = dict(prebuilt or {})
+
+    def __repr__(self) -> str:
+        return f"ClientBundle(project={self.settings.project!r}, endpoint={self.settings.endpoint!r})"
+
+    def _get(self, name: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._clients:
+                self._clients[name] = build()
+            return self._clients[name]
+
+    @property
+    def odps(self) -> Any:
+        """The pyodps ``ODPS`` entry object for the connection's project."""
+        return self._get("odps", lambda: build_odps(self.settings, self.credentials))
+
+    @property
+    def ram_client(self) -> Any:
+        """The RAM OpenAPI client."""
+        return self._get("ram", lambda: build_openapi_client("ram", self.settings, self.credentials))
+
+    @property
+    def sts_client(self) -> Any:
+        """The STS OpenAPI client, signed with the same credentials as every other call."""
+        return self._get("sts", lambda: build_openapi_client("sts", self.settings, self.credentials))
