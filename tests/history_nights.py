@@ -47,7 +47,7 @@ class Night:
 
 def _entry(grantee: str, object_type: str, obj: str, actions: list[str]) -> dict[str, Any]:
     return {
-        "section": "ACL",
+        "section": "acl",
         "grantee": grantee,
         "object_type": object_type,
         "object": obj,

@@ -23,9 +23,12 @@ from airflow_provider_clarityq.core.identifiers import (
 )
 
 __all__ = [
+    "ACL_ACTIONS",
     "ACTIONS_BY_TYPE",
     "ADMIN_ROLES",
+    "DATAWORKS_ROLES",
     "NEEDS_CREATE_INSTANCE",
+    "READ_ACTIONS",
     "WRITE_ACTIONS",
     "Action",
     "Grant",
@@ -35,8 +38,10 @@ __all__ = [
     "ProjectAction",
     "TableAction",
     "action_order",
+    "canonical_action",
     "covers",
     "expand",
+    "is_dataworks_role",
     "is_privileged_role",
     "parse_actions",
 ]
@@ -100,11 +105,75 @@ NEEDS_CREATE_INSTANCE: frozenset[Action] = frozenset(
 #: Built-in roles that carry every permission in a project (seed 001, reference section 3).
 ADMIN_ROLES: frozenset[str] = frozenset({"admin", "super_administrator"})
 
+#: DataWorks roles and what they permit in MaxCompute (seed 003's table; dev, then prod). The ones with no
+#: MaxCompute permission by default carry no excess privilege; every other ``role_project_*`` role does.
+DATAWORKS_ROLES: dict[str, str] = {
+    "role_project_admin": "Workspace Administrator: all permissions on the project and its tables, functions, "
+    "resources, instances and jobs (dev); none by default (prod)",
+    "role_project_dev": "Development: all permissions on the project and its tables, functions, resources, "
+    "instances and jobs (dev); none by default (prod)",
+    "role_project_pe": "O&M: all permissions on the project and its functions, resources, instances and jobs, Read "
+    "and Describe on tables (dev); none by default (prod)",
+    "role_project_scheduler": "the scheduling identity: all permissions on the project and its objects (prod)",
+    "role_project_data_analyst": "Data Analyst: CreateInstance and CreateTable in the project (dev)",
+    "role_project_deploy": "Deploy: no MaxCompute permission by default",
+    "role_project_guest": "Visitor: no MaxCompute permission by default",
+    "role_project_security": "Security Manager: no MaxCompute permission by default",
+    "role_project_erd": "Model Designer: no MaxCompute permission by default",
+    "role_project_data_governance": "Data Governance Administrator: no MaxCompute permission by default",
+}
+_DATAWORKS_WITHOUT_PERMISSIONS = frozenset(
+    {
+        "role_project_deploy",
+        "role_project_guest",
+        "role_project_security",
+        "role_project_erd",
+        "role_project_data_governance",
+    }
+)
+
+
+def is_dataworks_role(name: str) -> bool:
+    """A DataWorks workspace role (``role_project_*``): DataWorks manages it, this provider never does."""
+    return name.lower().startswith("role_project_")
+
 
 def is_privileged_role(name: str) -> bool:
-    """Built-in admin roles and DataWorks ``role_project_*`` roles (reference section 8, audit rule 1)."""
+    """A role that carries write or admin power (excess for a reader): the built-in admin roles, and the DataWorks
+    roles with MaxCompute permissions (seed 003) - every ``role_project_*`` role except those with none by default
+    (Visitor, Deploy, Security Manager, Model Designer, Data Governance), an unknown one included."""
     lowered = name.lower()
-    return lowered in ADMIN_ROLES or lowered.startswith("role_project_")
+    return lowered in ADMIN_ROLES or (is_dataworks_role(lowered) and lowered not in _DATAWORKS_WITHOUT_PERMISSIONS)
+
+
+#: Every ACL object type of seed 002 and its actions (``Execute`` is the newer name of ``Run``); the two this
+#: provider manages come from their enums, so the vocabularies cannot drift apart.
+ACL_ACTIONS: dict[str, tuple[str, ...]] = {
+    "project": (*(a.value for a in ProjectAction), "All"),
+    "table": (*(a.value for a in TableAction), "All"),
+    "function": ("Read", "Write", "Delete", "Run", "Execute", "Download", "All"),
+    "resource": ("Read", "Write", "Delete", "All"),
+    "instance": ("Read", "Write", "All"),
+}
+_CANONICAL = {action.lower(): action for actions in ACL_ACTIONS.values() for action in actions}
+
+#: What a reader may hold, per object type; anything else is excess privilege.
+READ_ACTIONS: dict[str, frozenset[str]] = {
+    "project": frozenset({"List", "CreateInstance", "Read"}),
+    "table": frozenset({"Describe", "Select", "Download"}),
+    "function": frozenset({"Read", "Run", "Execute", "Download"}),
+    "resource": frozenset({"Read"}),
+    "instance": frozenset({"Read"}),
+    "package": frozenset({"Read"}),
+}
+
+
+def canonical_action(action: str, object_type: str | None = None) -> str | None:
+    """The canonical spelling of an ACL action (``select`` -> ``Select``), None if unknown (for the type)."""
+    canonical = _CANONICAL.get(action.split(":", 1)[-1].lower())
+    if canonical is None or (object_type is not None and canonical not in ACL_ACTIONS.get(object_type, ())):
+        return None
+    return canonical
 
 
 def parse_actions(object_type: ObjectType, names: Iterable[object], *, field: str) -> tuple[Action, ...]:

@@ -31,6 +31,7 @@ from airflow_provider_clarityq.core.grants.model import (
     ObjectType,
     ProjectAction,
     TableAction,
+    is_dataworks_role,
     is_privileged_role,
     parse_actions,
 )
@@ -132,7 +133,7 @@ class AccessSpec(_Model):
     @classmethod
     def _role(cls, value: object) -> str:
         role = validate_role_name(value, field="")
-        if is_privileged_role(role):
+        if is_privileged_role(role) or is_dataworks_role(role):
             raise ConfigurationError(
                 "",
                 f"names the built-in or DataWorks role {role!r}, which this provider must not create or manage",

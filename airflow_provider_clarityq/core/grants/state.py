@@ -39,6 +39,7 @@ from airflow_provider_clarityq.core.identifiers import (
 )
 
 __all__ = [
+    "GrantLine",
     "GrantsReport",
     "LiveState",
     "ProjectState",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_show_acl",
     "parse_show_grants",
     "principal_key",
+    "resource_object",
 ]
 
 _MAX_SHOWN = 300
@@ -132,6 +134,61 @@ def _parse_or_none(text: str) -> Principal | None:
 
 
 @dataclass(frozen=True)
+class GrantLine:
+    """One entry of a read-back answer as the service printed it, whatever its section: what the health audit
+    reads (the planner uses the typed :attr:`GrantsReport.grants` of plain ACL lines)."""
+
+    section: str  # acl, policy, implicit, objectcreator, ... (lower-case)
+    grantee: Grantee | None
+    resource: str
+    actions: tuple[str, ...]
+    effect: str = "Allow"  # or Deny
+
+    @property
+    def object_type(self) -> str:
+        return resource_object(self.resource)[0]
+
+    @property
+    def object_name(self) -> str:
+        return resource_object(self.resource)[1]
+
+    @property
+    def project(self) -> str | None:
+        """The project in the resource (``projects/<p>/...``), if any."""
+        parts = _ACS_PREFIX_RE.sub("", self.resource.strip(), count=1).split("/")
+        return parts[1] if len(parts) >= 2 and parts[0] == "projects" and parts[1] else None
+
+    def to_dict(self) -> dict[str, Any]:
+        grantee = f"{self.grantee.kind}/{self.grantee.name}" if self.grantee else None
+        return {
+            "section": self.section,
+            "grantee": grantee,
+            "object_type": self.object_type,
+            "object": self.object_name,
+            "actions": list(self.actions),
+            "effect": self.effect,
+        }
+
+
+def resource_object(resource: str) -> tuple[str, str]:
+    """``projects/p`` -> (project, p); ``projects/p/tables/t`` -> (table, t); functions, resources, instances,
+    packages by their segment; anything else -> (other, the rest)."""
+    parts = _ACS_PREFIX_RE.sub("", resource.strip(), count=1).split("/")
+    if len(parts) >= 2 and parts[0] == "projects":
+        rest = parts[2:]
+        if len(rest) >= 2 and rest[0] == "schemas":  # three-tier model: projects/<p>/schemas/<s>/tables/<t>
+            rest = rest[2:]
+        if not rest:
+            return "project", parts[1]
+        if len(rest) == 3 and rest[:2] == ["registration", "functions"]:
+            return "function", rest[2]
+        if len(rest) == 2 and rest[0] in ("tables", "resources", "instances", "packages"):
+            return rest[0][:-1], rest[1]
+        return "other", "/".join(rest)
+    return "other", "/".join(parts)
+
+
+@dataclass(frozen=True)
 class GrantsReport:
     """One parsed read-back answer."""
 
@@ -139,6 +196,7 @@ class GrantsReport:
     roles: frozenset[str] = frozenset()  # "[roles]": roles the principal holds (SHOW GRANTS FOR <user>)
     members: tuple[str, ...] = ()  # "[users]": members of the role (DESCRIBE ROLE)
     out_of_band: tuple[str, ...] = ()  # reported, never managed
+    lines: tuple[GrantLine, ...] = ()  # every entry, plain or not, as printed
 
 
 @dataclass(frozen=True)
@@ -267,12 +325,12 @@ def _record_name(item: object, what: str, fields: Sequence[str]) -> str:
 # SHOW GRANTS / DESCRIBE ROLE / SHOW ACL
 
 
-def parse_show_grants(result: object, grantee: Grantee | str, *, project: str) -> GrantsReport:
-    """Parse ``SHOW GRANTS FOR ROLE <r>`` / ``SHOW GRANTS FOR <principal>``, text or JSON.
+def parse_show_grants(result: object, grantee: Grantee | str | None, *, project: str) -> GrantsReport:
+    """Parse ``SHOW GRANTS [FOR ROLE <r> | FOR <principal>]``, text or JSON.
 
-    ``grantee`` (a role name or a :class:`Grantee`) owns entries printed without a ``[role/...]``
-    or ``[user/...]`` header; ``project`` is the project the statement ran in, whose spelling is
-    used for resources printed with another case.
+    ``grantee`` (a role name or a :class:`Grantee`; None when unknown) owns entries printed without a
+    ``[role/...]`` or ``[user/...]`` header; ``project`` is the project the statement ran in, whose
+    spelling is used for resources printed with another case.
     """
     owner = Grantee.role(grantee) if isinstance(grantee, str) else grantee
     return _parse(result, "SHOW GRANTS", project=project, grantee=owner, obj=None)
@@ -298,18 +356,38 @@ class _Context:
     roles: set[str] = field(default_factory=set)
     members: list[str] = field(default_factory=list)
     out_of_band: list[str] = field(default_factory=list)
+    lines: list[GrantLine] = field(default_factory=list)
 
     def report(self) -> GrantsReport:
-        return GrantsReport(frozenset(self.grants), frozenset(self.roles), tuple(self.members), tuple(self.out_of_band))
+        return GrantsReport(
+            frozenset(self.grants),
+            frozenset(self.roles),
+            tuple(self.members),
+            tuple(self.out_of_band),
+            tuple(self.lines),
+        )
 
-    def add(self, grantee: Grantee | None, resource: str | None, actions: Iterable[str], source: str) -> None:
-        """Record plain ACL grants; whatever cannot be one (unknown object, grantee or action) goes out of band."""
+    def add(
+        self,
+        grantee: Grantee | None,
+        resource: str | None,
+        actions: Sequence[str],
+        source: str,
+        *,
+        section: str = "acl",
+        effect: str = "Allow",
+    ) -> None:
+        """Record an entry; plain ACL grants become typed grants, the rest (another section, a Deny, an unknown
+        object, grantee or action) is out of band: reported, never managed."""
+        names = tuple(a.split(":", 1)[-1] for a in actions)
+        where = resource if resource is not None else (self.obj.path if self.obj is not None else "")
+        self.lines.append(GrantLine(section, grantee, where, names, effect))
         obj = _object_from_resource(resource, self.project) if resource is not None else self.obj
-        if grantee is None or obj is None:
+        if section != "acl" or effect != "Allow" or grantee is None or obj is None:
             self.out_of_band.append(source)
             return
         unknown = []
-        for name in actions:
+        for name in names:
             found = _find_actions(obj.type, name)
             unknown += [] if found else [name]
             self.grants.update(Grant(grantee, obj, action) for action in found)
@@ -337,7 +415,6 @@ _SECTION_RE = re.compile(r"authorization\s+type\s*:\s*(?P<name>\S+)", re.IGNOREC
 _ENTRY_RE = re.compile(r"(?P<flags>[A-Z]{1,4})\s+(?P<body>\S.*)")
 _EXPIRES_RE = re.compile(r"\s+Expires:\S*$")
 _INLINE_GRANTEE_RE = re.compile(r"(?P<kind>[a-z_]+)/(?P<name>[^()]+)\((?P<resource>[^()]+)\)")
-_PLAIN_FLAGS = frozenset({"A", "AG"})
 
 
 def _parse_text(text: str, ctx: _Context) -> None:
@@ -357,14 +434,12 @@ def _parse_text(text: str, ctx: _Context) -> None:
             block, grantee = None, _header_grantee(line[1:-1])
         elif block is not None:
             _block_line(ctx, block, line)
-        elif section is None:
+        elif section is None and not _ENTRY_RE.fullmatch(line):
             raise StateParseError(
                 ctx.what, f"unrecognised text before any 'Authorization Type:' section ({_show(line)})"
             )
-        elif section == "acl":
-            _acl_line(ctx, grantee, line)
-        else:
-            ctx.out_of_band.append(f"{section}: {line}")
+        else:  # an entry before any "Authorization Type:" line is an ACL entry of the statement's own grantee
+            _entry_line(ctx, section or "acl", grantee, line)
 
 
 def _block_line(ctx: _Context, block: str, line: str) -> None:
@@ -385,21 +460,28 @@ def _header_grantee(header: str) -> Grantee | None:
         return None
 
 
-def _acl_line(ctx: _Context, grantee: Grantee | None, line: str) -> None:
+def _entry_line(ctx: _Context, section: str, grantee: Grantee | None, line: str) -> None:
+    """``A  projects/p/tables/t: Describe | Select`` (flags: A allow, D deny, C/G conditional or grantable)."""
     entry = _ENTRY_RE.fullmatch(line)
-    if entry is None or entry["flags"] not in _PLAIN_FLAGS:
-        ctx.out_of_band.append(f"acl: {line}")
-        return
-    body = _EXPIRES_RE.sub("", entry["body"])
+    body = _EXPIRES_RE.sub("", entry["body"]) if entry else ""
     resource, sep, actions = body.rpartition(": ")
-    if not sep:
-        ctx.out_of_band.append(f"acl: {line}")
+    if entry is None or not sep:  # a layout this parser does not know: reported, never managed
+        ctx.out_of_band.append(f"{section}: {line}")
         return
     inline = _INLINE_GRANTEE_RE.fullmatch(resource)
     if inline:  # SHOW ACL layout: role/<r>(<resource>) or user/<principal>(<resource>)
         grantee = _header_grantee(f"{inline['kind']}/{inline['name']}") if inline["kind"] in ("role", "user") else None
         resource = inline["resource"]
-    ctx.add(grantee, resource, [a.strip() for a in actions.split("|") if a.strip()], f"acl: {line}")
+    flags = entry["flags"]  # A allow, D deny, C with a condition, G grantable
+    conditional = section == "acl" and "C" in flags
+    ctx.add(
+        grantee,
+        resource,
+        [a.strip() for a in actions.split("|") if a.strip()],
+        f"{section}: {line}",
+        section="acl-conditional" if conditional else section,
+        effect="Deny" if "D" in flags else "Allow",
+    )
 
 
 # ---- JSON
@@ -419,7 +501,9 @@ def _parse_json(doc: Mapping[str, Any], ctx: _Context) -> None:
     for lower, key in keys.items():
         value = doc[key]
         if lower == "acl":
-            _json_section(ctx, value)
+            _json_section(ctx, value, "acl")
+        elif lower in _JSON_SECTIONS and value:
+            _json_other_section(ctx, key, value, lower)
         elif lower == "roles":
             ctx.roles.update(n.lower() for n in _names(value, ctx.what, ("roles",), ("Name",)))
         elif lower == "users":
@@ -430,28 +514,39 @@ def _parse_json(doc: Mapping[str, Any], ctx: _Context) -> None:
             ctx.out_of_band.append(f"{key}: {_show(value)}")
 
 
-def _json_section(ctx: _Context, value: object) -> None:
+def _json_section(ctx: _Context, value: object, section: str) -> None:
     """``{"<condition>": [entry, ...]}`` (dbt-maxcompute) or a bare list; only the ``""`` condition is plain."""
     groups = value if isinstance(value, Mapping) else {"": value}
     for condition, entries in groups.items():
         if not isinstance(entries, list):
-            raise StateParseError(ctx.what, f"ACL entries are not a list ({_show(entries)})")
+            raise StateParseError(ctx.what, f"{section} entries are not a list ({_show(entries)})")
         for entry in entries:
-            if condition:
-                ctx.out_of_band.append(f"ACL[{condition}]: {_show(entry)}")
-            else:
-                _json_entry(ctx, entry)
+            _json_entry(ctx, entry, section if not condition else f"{section}-conditional", condition)
 
 
-def _json_entry(ctx: _Context, entry: object) -> None:
+def _json_other_section(ctx: _Context, key: str, value: object, section: str) -> None:
+    """Policy, implicit and creator grants: read into lines when they have the ACL shape, else kept whole."""
+    probe = _Context(ctx.what, ctx.project, ctx.grantee, ctx.obj)
+    try:
+        _json_section(probe, value, section)
+    except StateParseError:
+        ctx.out_of_band.append(f"{key}: {_show(value)}")
+        return
+    ctx.lines.extend(probe.lines)
+    ctx.out_of_band.extend(probe.out_of_band)
+
+
+def _json_entry(ctx: _Context, entry: object, section: str, condition: str = "") -> None:
     if not isinstance(entry, Mapping) or "Action" not in entry:
-        raise StateParseError(ctx.what, f"an ACL entry without 'Action' ({_show(entry)})")
+        raise StateParseError(ctx.what, f"an entry without 'Action' ({_show(entry)})")
     actions = _strings(entry["Action"], ctx.what)
     resources: list[str | None] = list(_strings(entry["Resource"], ctx.what)) if "Resource" in entry else [None]
-    source = f"ACL: {_show(entry)}"
+    label = section.upper().replace("-CONDITIONAL", "") + (f"[{condition}]" if condition else "")
+    source = f"{label}: {_show(entry)}"
+    effect = str(entry.get("Effect") or "Allow")
     if "Principal" not in entry:
         for resource in resources:
-            ctx.add(ctx.grantee, resource, actions, source)
+            ctx.add(ctx.grantee, resource, actions, source, section=section, effect=effect)
         return
     for principal in _strings(entry["Principal"], ctx.what):
         inline = _INLINE_GRANTEE_RE.fullmatch(principal)
@@ -460,7 +555,7 @@ def _json_entry(ctx: _Context, entry: object) -> None:
         )
         grantee = _header_grantee(text) if text.split("/", 1)[0].lower() in ("role", "user") else None
         for resource in resource_list:
-            ctx.add(grantee, resource, actions, source)
+            ctx.add(grantee, resource, actions, source, section=section, effect=effect)
 
 
 def _strings(value: object, what: str) -> list[str]:

@@ -36,7 +36,6 @@ granted only specific tables (seed 000's per-table variant).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,32 +47,26 @@ from typing import Any, Final, Literal, Protocol
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError, one_line, redact
+from airflow_provider_clarityq.core.grants.model import Grantee
+from airflow_provider_clarityq.core.grants.state import StateParseError, parse_show_grants
+from airflow_provider_clarityq.core.health.audit import audit_grants
 from airflow_provider_clarityq.core.health.remediation import (
     DEFAULT_ROLE,
-    PLACEHOLDER_PRINCIPAL,
     Diagnosis,
     RemediationContext,
-    canonical_action,
     diagnose,
     is_transient,
     mask_key_id,
-    revoke_actions_statement,
-    revoke_role_statement,
 )
 from airflow_provider_clarityq.core.health.report import Category, CheckResult, HealthReport, Status, json_safe
 from airflow_provider_clarityq.core.identifiers import validate_role_name, validate_table_name
 
 __all__ = [
-    "ADMIN_ROLES",
     "CHECK_NAMES",
-    "READ_ACTIONS",
     "SEED_CHECKS",
     "AccessKeyInfo",
     "CheckSpec",
     "Column",
-    "GrantEntry",
-    "GrantsFormatError",
-    "GrantsView",
     "HealthOptions",
     "Outcome",
     "Probe",
@@ -82,7 +75,6 @@ __all__ = [
     "TableInfo",
     "ValidationQuery",
     "Whoami",
-    "parse_show_grants",
     "probe_query",
     "run_health_checks",
     "unusable_connection_report",
@@ -90,19 +82,6 @@ __all__ = [
 
 SEED_CHECKS: Final = ("authentication", "project_accessible", "metadata_discoverable", "query_works")
 CHECK_NAMES: Final = (*SEED_CHECKS, "least_privilege", "key_hygiene")
-
-#: What a reader may hold, per object type; anything else is excess.
-READ_ACTIONS: Mapping[str, frozenset[str]] = {
-    "project": frozenset({"List", "CreateInstance", "Read"}),
-    "table": frozenset({"Describe", "Select", "Download"}),
-    "function": frozenset({"Read", "Run", "Execute", "Download"}),
-    "resource": frozenset({"Read"}),
-    "instance": frozenset({"Read"}),
-    "package": frozenset({"Read"}),
-}
-#: Built-in and DataWorks roles that carry management or write rights (reference section 8, rule 1).
-ADMIN_ROLES: Final = frozenset({"admin", "super_administrator"})
-_READ_ONLY_DATAWORKS_ROLES: Final = frozenset({"role_project_guest"})
 
 _PARTITION_SENTINEL: Final = "__clarityq_health_probe__"
 _SAFE_LITERAL_RE = re.compile(r"[A-Za-z0-9_.:/ -]{0,128}")
@@ -538,23 +517,28 @@ def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
             raise
         diagnosis = diagnose(exc, state.ctx)
         return Outcome("skipped", "AUDIT_UNAVAILABLE", f"SHOW GRANTS failed, audit skipped: {diagnosis.message}")
-    try:
-        view = parse_show_grants(raw)
-    except GrantsFormatError as err:
-        return Outcome("skipped", "GRANTS_UNREADABLE", f"SHOW GRANTS answered in an unknown shape ({err})")
     principal = state.ctx.principal
-    findings = audit_grants(view, role=state.options.role, principal=principal)
+    try:
+        owner = Grantee.user(principal) if principal else None
+    except ConfigurationError:
+        owner = None
+    try:
+        report = parse_show_grants(raw, owner, project=probe.project)
+    except StateParseError as err:
+        return Outcome("skipped", "GRANTS_UNREADABLE", f"SHOW GRANTS answered in an unknown shape ({err})")
+    findings = audit_grants(report, role=state.options.role, principal=principal, project=probe.project)
     details = {
-        "roles": list(view.roles),
-        "grants": [entry.to_dict() for entry in view.entries],
+        "roles": sorted(report.roles),
+        "grants": [line.to_dict() for line in report.lines],
         "findings": [{"grant": f.what, "fix": f.fix} for f in findings],
     }
     if not findings:
-        held = sorted({f"{a} on {e.object_type}" for e in view.entries if e.effect == "Allow" for a in e.actions})
+        held = sorted({f"{a} on {ln.object_type}" for ln in report.lines if ln.effect == "Allow" for a in ln.actions})
         return Outcome(
             "pass",
             "OK",
-            f"read access only: roles {', '.join(view.roles) or 'none'}; {'; '.join(held) or 'no ACL entries'}",
+            f"read access only: roles {', '.join(sorted(report.roles)) or 'none'}; "
+            f"{'; '.join(held) or 'no ACL entries'}",
             details=details,
         )
     who = principal or "the reader"
@@ -896,257 +880,3 @@ def unusable_connection_report(
         ),
     ]
     return HealthReport.build(checks, started_at=now or datetime.now(timezone.utc), duration_ms=0)
-
-
-# --------------------------------------------------------------------------------------------------
-# SHOW GRANTS: a small tolerant parser (JSON as pyodps returns it, or the odpscmd text form)
-
-
-class GrantsFormatError(ValueError):
-    """A SHOW GRANTS answer this parser does not understand."""
-
-
-@dataclass(frozen=True)
-class GrantEntry:
-    """One line of SHOW GRANTS: who (``role/<r>``, ``user/<p>`` or None), on what, which actions."""
-
-    section: str  # "ACL", "Policy", "Implicit", "ObjectCreator", ...
-    grantee: str | None
-    resource: str
-    actions: tuple[str, ...]
-    effect: str = "Allow"
-
-    @property
-    def object_type(self) -> str:
-        return _resource_parts(self.resource)[0]
-
-    @property
-    def object_name(self) -> str:
-        return _resource_parts(self.resource)[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The entry in a report's details: what the reader holds, so the history can show drift."""
-        return {
-            "section": self.section,
-            "grantee": self.grantee,
-            "object_type": self.object_type,
-            "object": self.object_name,
-            "actions": list(self.actions),
-            "effect": self.effect,
-        }
-
-
-@dataclass(frozen=True)
-class GrantsView:
-    roles: tuple[str, ...]
-    entries: tuple[GrantEntry, ...]
-
-
-def _resource_parts(resource: str) -> tuple[str, str]:
-    """``projects/p`` -> (project, p); ``projects/p/tables/t`` -> (table, t); others by their segment."""
-    text = re.sub(r"^acs:odps:[^:]*:", "", resource.strip())
-    parts = text.split("/")
-    if len(parts) >= 2 and parts[0] == "projects":
-        rest = parts[2:]
-        if len(rest) >= 2 and rest[0] == "schemas":
-            rest = rest[2:]
-        if not rest:
-            return "project", parts[1]
-        if len(rest) == 3 and rest[:2] == ["registration", "functions"]:
-            return "function", rest[2]
-        if len(rest) == 2 and rest[0] in ("tables", "resources", "instances", "packages"):
-            return rest[0][:-1], rest[1]
-        return "other", "/".join(rest)
-    if "Project Owner" in text or not text:
-        return "project", text
-    return "other", text
-
-
-def parse_show_grants(raw: object) -> GrantsView:
-    """Parse a SHOW GRANTS answer: the JSON object pyodps returns, its text, or odpscmd's text layout."""
-    if isinstance(raw, (bytes, bytearray)):
-        raw = raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.startswith(("{", '"')):
-            try:
-                raw = json.loads(text)
-            except ValueError as err:
-                raise GrantsFormatError("invalid JSON") from err
-        else:
-            return _parse_grants_text(text)
-    if isinstance(raw, str):  # a JSON string holding the text layout
-        return _parse_grants_text(raw)
-    if not isinstance(raw, Mapping):
-        raise GrantsFormatError(f"expected an object, got {type(raw).__name__}")
-    known = {"Roles", "ACL", "Policy", "Implicit", "ObjectCreator"}
-    if not (set(raw) & known):
-        raise GrantsFormatError(f"no known section among keys {sorted(map(str, raw))[:6]}")
-    roles = tuple(_role_names(raw.get("Roles", [])))
-    entries: list[GrantEntry] = []
-    for section in ("ACL", "Policy", "Implicit", "ObjectCreator"):
-        value = raw.get(section)
-        if value is None:
-            continue
-        groups = value.values() if isinstance(value, Mapping) else [value]
-        for group in groups:
-            if not isinstance(group, list):
-                raise GrantsFormatError(f"section {section} holds {type(group).__name__}, not a list")
-            for item in group:
-                entries.extend(_json_entries(section, item))
-    return GrantsView(roles, tuple(entries))
-
-
-def _role_names(value: object) -> list[str]:
-    if not isinstance(value, list):
-        raise GrantsFormatError("'Roles' is not a list")
-    names = []
-    for item in value:
-        name = item.get("Name") if isinstance(item, Mapping) else item
-        if not isinstance(name, str):
-            raise GrantsFormatError("a role is not a name")
-        names.append(name.lower())
-    return names
-
-
-def _as_list(value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise GrantsFormatError(f"expected a string or a list of strings, got {type(value).__name__}")
-
-
-def _json_entries(section: str, item: object) -> list[GrantEntry]:
-    if not isinstance(item, Mapping):
-        raise GrantsFormatError(f"an entry of {section} is not an object")
-    actions = tuple(a.split(":", 1)[-1] for a in _as_list(item.get("Action")))
-    effect = str(item.get("Effect") or "Allow")
-    principals = _as_list(item.get("Principal")) or [""]
-    resources = _as_list(item.get("Resource"))
-    entries = []
-    for principal in principals:
-        grantee: str | None = principal or None
-        resource_list = resources
-        if grantee and "(" in grantee and grantee.endswith(")"):  # object form: kind/name(resource)
-            grantee, _, inner = grantee[:-1].partition("(")
-            resource_list = resource_list or [inner]
-        if grantee and "/" not in grantee:
-            grantee = f"user/{grantee}"
-        for resource in resource_list or [""]:
-            entries.append(GrantEntry(section, grantee, resource, actions, effect))
-    return entries
-
-
-_TEXT_LINE_RE = re.compile(r"^(?P<flag>[ADCG]{1,3})\s+(?P<resource>\S[^\t]*?):\s*(?P<actions>[^\t]+?)(?:\t.*)?$")
-
-
-def _parse_grants_text(text: str) -> GrantsView:
-    roles: list[str] = []
-    entries: list[GrantEntry] = []
-    section = "ACL"
-    grantee: str | None = None
-    in_roles = False
-    recognised = False
-    for raw_line in text.splitlines():
-        line = raw_line.rstrip()
-        stripped = line.strip()
-        if not stripped:
-            in_roles = False
-            continue
-        if stripped == "[roles]":
-            in_roles, recognised = True, True
-            continue
-        if in_roles:
-            roles.append(stripped.lower())
-            continue
-        if stripped.startswith("Authorization Type:"):
-            section, grantee, recognised = stripped.split(":", 1)[1].strip(), None, True
-            continue
-        if stripped.startswith("[") and stripped.endswith("]"):
-            header = stripped[1:-1]
-            grantee = header if "/" in header else f"user/{header}"
-            continue
-        match = _TEXT_LINE_RE.match(line.strip())
-        if match is None:
-            raise GrantsFormatError(f"unreadable line {stripped[:60]!r}")
-        recognised = True
-        actions = tuple(a.strip() for a in match.group("actions").split("|") if a.strip())
-        resource = match.group("resource").strip()
-        who = grantee
-        if "(" in resource and resource.endswith(")"):  # SHOW ACL layout: kind/name(resource)
-            who, _, resource = resource[:-1].partition("(")
-        effect = "Deny" if "D" in match.group("flag") else "Allow"
-        entries.append(GrantEntry(section, who, resource, actions, effect))
-    if not recognised:
-        raise GrantsFormatError("no [roles] block, section or grant line")
-    return GrantsView(tuple(roles), tuple(entries))
-
-
-# --------------------------------------------------------------------------------------------------
-# The audit
-
-
-@dataclass(frozen=True)
-class Finding:
-    what: str
-    fix: str
-
-
-def _is_admin_role(role: str) -> bool:
-    role = role.lower()
-    return role in ADMIN_ROLES or (role.startswith("role_project_") and role not in _READ_ONLY_DATAWORKS_ROLES)
-
-
-def audit_grants(view: GrantsView, *, role: str, principal: str | None) -> list[Finding]:
-    """Excess privileges of the reader, each with the exact REVOKE (or the policy/role change) that removes it."""
-    role = role.lower()
-    who = principal or PLACEHOLDER_PRINCIPAL
-    findings: list[Finding] = []
-    for held in view.roles:
-        if _is_admin_role(held):
-            fix = revoke_role_statement(held, principal) or f"REVOKE {held} FROM {who};"
-            findings.append(Finding(f"holds admin role {held}", fix))
-    for entry in view.entries:
-        if entry.effect != "Allow":
-            continue
-        object_type, name = entry.object_type, entry.object_name
-        allowed = READ_ACTIONS.get(object_type, frozenset())
-        excess = [a for a in entry.actions if canonical_action(a) not in allowed]
-        if not excess:
-            continue
-        target = f"{object_type.upper()} {name}" if object_type != "project" else f"PROJECT {name}"
-        kind, _, holder = (entry.grantee or "").partition("/")
-        what = f"{', '.join(excess)} on {target}"
-        if entry.section.lower() in ("implicit", "objectcreator"):
-            findings.append(
-                Finding(
-                    f"{what} ({entry.section.lower()})",
-                    f"{who} is the owner or creator of {target}: use a dedicated RAM user that owns nothing.",
-                )
-            )
-        elif kind == "role" and holder.lower() != role:
-            fix = revoke_role_statement(holder, principal) or f"REVOKE {holder.lower()} FROM {who};"
-            findings.append(Finding(f"{what} (through role {holder.lower()})", fix))
-        elif entry.section == "Policy":
-            findings.append(
-                Finding(
-                    f"{what} (policy of {entry.grantee or 'the project'})",
-                    f"remove the Allow for odps:{excess[0]} on {entry.resource} from that policy (GET POLICY ON ROLE "
-                    f"{holder or role}; then PUT POLICY ... ON ROLE {holder or role};).",
-                )
-            )
-        else:
-            grantee = entry.grantee if kind in ("role", "user") and entry.grantee else f"role/{role}"
-            statement = revoke_actions_statement(excess, object_type, name, grantee)
-            findings.append(Finding(what, statement or f"revoke {', '.join(excess)} on {target} from {grantee}."))
-    return _dedupe(findings)
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: dict[tuple[str, str], Finding] = {}
-    for finding in findings:
-        seen.setdefault((finding.what, finding.fix), finding)
-    return list(seen.values())

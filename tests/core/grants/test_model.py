@@ -134,7 +134,16 @@ def test_grantee_validates_and_canonicalises() -> None:
         ("admin", True),
         ("Super_Administrator", True),
         ("role_project_admin", True),
-        ("Role_Project_Guest", True),
+        ("role_project_dev", True),  # seed 003: Development, all permissions in dev
+        ("role_project_pe", True),
+        ("role_project_scheduler", True),
+        ("role_project_data_analyst", True),  # CreateTable: write power
+        ("role_project_some_new_role", True),  # unknown DataWorks roles: assume power
+        ("Role_Project_Guest", False),  # Visitor: no MaxCompute permission by default
+        ("role_project_deploy", False),
+        ("role_project_security", False),
+        ("role_project_erd", False),
+        ("role_project_data_governance", False),
         ("clarityq_reader", False),
         ("administrator", False),
     ],

@@ -409,3 +409,57 @@ def test_describe_role_json_descriptive_keys_are_not_out_of_band() -> None:
     report = parse_describe_role(doc, "clarityq_reader", project="sales")
     assert report.members == ("RAM$1234567890123456:clarityq",)
     assert [line.split(":", 1)[0] for line in report.out_of_band] == ["Policy"]
+
+
+# ---- every entry as printed (what the health audit reads), and the rules where readers once disagreed
+
+
+def test_an_entry_before_any_section_belongs_to_the_statements_grantee() -> None:
+    report = parse_show_grants("A       projects/p_one: List", "clarityq_reader", project="p_one")
+    assert report.grants == {Grant(Grantee.role("clarityq_reader"), ObjectRef.for_project("p_one"), ProjectAction.LIST)}
+    (line,) = report.lines
+    assert (line.section, line.grantee, line.object_type, line.object_name) == (
+        "acl",
+        Grantee.role("clarityq_reader"),
+        "project",
+        "p_one",
+    )
+
+
+def test_policy_and_deny_entries_are_lines_but_never_managed_grants() -> None:
+    text = "\n".join(
+        [
+            "Authorization Type: Policy",
+            "[role/clarityq_reader]",
+            "A       projects/p_one/tables/orders: Update",
+            "D       projects/p_one/tables/salary: Select",
+        ]
+    )
+    report = parse_show_grants(text, "clarityq_reader", project="p_one")
+    assert report.grants == frozenset() and len(report.out_of_band) == 2
+    assert [(line.section, line.effect, line.actions) for line in report.lines] == [
+        ("policy", "Allow", ("Update",)),
+        ("policy", "Deny", ("Select",)),
+    ]
+    assert report.lines[0].to_dict()["grantee"] == "role/clarityq_reader"
+
+
+def test_implicit_and_creator_grants_are_lines_with_their_section() -> None:
+    doc = {
+        "Roles": [],
+        "Implicit": [{"Principal": ["user/ALIYUN$1"], "Resource": ["projects/p"], "Action": ["Project Owner"]}],
+        "ACL": {},
+        "Policy": {},
+    }
+    report = parse_show_grants(doc, None, project="p")
+    (line,) = report.lines
+    assert (line.section, line.object_type, line.object_name, line.actions) == (
+        "implicit",
+        "project",
+        "p",
+        ("Project Owner",),
+    )
+    assert report.grants == frozenset()
+    for bad in ("nonsense line", 42, '{"ACL": {"": "x"}}', "{not json"):
+        with pytest.raises(StateParseError):
+            parse_show_grants(bad, None, project="p")

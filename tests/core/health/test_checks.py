@@ -21,14 +21,12 @@ from airflow_provider_clarityq.core.health.checks import (
     CHECK_NAMES,
     AccessKeyInfo,
     Column,
-    GrantsFormatError,
     HealthOptions,
     ProjectInfo,
     QueryResult,
     TableInfo,
     ValidationQuery,
     Whoami,
-    parse_show_grants,
     probe_query,
     run_health_checks,
     unusable_connection_report,
@@ -449,7 +447,7 @@ def test_excess_privileges_warn_with_exact_revokes() -> None:
     ):
         assert statement in fix
     assert "Deny" not in check.message  # a Deny is not an excess
-    assert check.details["roles"] == ["clarityq_reader", "etl", "admin"]
+    assert check.details["roles"] == ["admin", "clarityq_reader", "etl"]
     assert len(check.details["findings"]) == 5
 
 
@@ -485,11 +483,11 @@ def test_the_audit_lists_every_grant_it_read_for_the_history() -> None:
     assert check.status == "pass"
     grantee = "role/clarityq_reader"
     assert check.to_dict()["details"]["grants"] == [
-        {"section": "ACL", "grantee": grantee, "object_type": "project", "object": "sales",
+        {"section": "acl", "grantee": grantee, "object_type": "project", "object": "sales",
          "actions": ["List", "CreateInstance"], "effect": "Allow"},
-        {"section": "ACL", "grantee": grantee, "object_type": "table", "object": "*",
+        {"section": "acl", "grantee": grantee, "object_type": "table", "object": "*",
          "actions": ["Describe", "Select"], "effect": "Allow"},
-        {"section": "ACL", "grantee": grantee, "object_type": "table", "object": "secret",
+        {"section": "acl", "grantee": grantee, "object_type": "table", "object": "secret",
          "actions": ["Select"], "effect": "Deny"},
     ]  # fmt: skip
 
@@ -510,24 +508,6 @@ def test_unreadable_or_unavailable_grants_skip_the_audit() -> None:
     flaky = run(FakeProbe(errors={"show_grants": ServiceUnavailable("503")}))
     assert statuses(flaky)["least_privilege"] == ("fail", "SERVICE_ERROR")
     assert flaky.verdict == "UNREACHABLE"
-
-
-def test_parse_show_grants_forms() -> None:
-    owner = parse_show_grants(
-        '{"Roles": [], "Implicit": [{"Principal": ["ALIYUN$1"], "Resource": ["projects/p"], '
-        '"Action": ["Project Owner"], "Effect": "Allow"}], "ACL": {}, "Policy": {}}'
-    )
-    assert owner.entries[0].grantee == "user/ALIYUN$1" and owner.entries[0].section == "Implicit"
-    acl_form = parse_show_grants(
-        {"ACL": {"": [{"Action": ["Select"], "Principal": ["role/r1(acs:odps:*:projects/p/tables/t)"]}]}}
-    )
-    entry = acl_form.entries[0]
-    assert (entry.grantee, entry.object_type, entry.object_name) == ("role/r1", "table", "t")
-    text = parse_show_grants("Authorization Type: ACL\nA       role/worker(projects/p): List | CreateTable\n")
-    assert text.entries[0].grantee == "role/worker" and text.entries[0].actions == ("List", "CreateTable")
-    for bad in ("", "nonsense line", 42, '{"ACL": {"": "x"}}', "{not json"):
-        with pytest.raises(GrantsFormatError):
-            parse_show_grants(bad)
 
 
 # --------------------------------------------------------------------------------------------------
