@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, Protocol
 
+from airflow_provider_clarityq.core.alibaba.failures import is_transient
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError, one_line, redact
 from airflow_provider_clarityq.core.grants.model import Grantee
@@ -55,7 +56,6 @@ from airflow_provider_clarityq.core.health.remediation import (
     Diagnosis,
     RemediationContext,
     diagnose,
-    is_transient,
     mask_key_id,
 )
 from airflow_provider_clarityq.core.health.report import Category, CheckResult, HealthReport, Status, json_safe

@@ -24,49 +24,38 @@ context are scrubbed from any text taken from an exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from airflow_provider_clarityq.core.alibaba.failures import causes, failure_of
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line, redact
-from airflow_provider_clarityq.core.health.report import Category
-from airflow_provider_clarityq.core.identifiers import (
-    parse_principal,
-    validate_project_name,
-    validate_role_name,
-    validate_table_name,
+from airflow_provider_clarityq.core.grants import render
+from airflow_provider_clarityq.core.grants.model import (
+    Grantee,
+    ObjectRef,
+    ProjectAction,
+    TableAction,
+    canonical_action,
 )
+from airflow_provider_clarityq.core.health.audit import PLACEHOLDER_PRINCIPAL
+from airflow_provider_clarityq.core.health.report import Category
+from airflow_provider_clarityq.core.identifiers import validate_role_name
 
 __all__ = [
     "DEFAULT_ROLE",
-    "OBJECT_ACTIONS",
     "Diagnosis",
     "MissingPrivilege",
     "RemediationContext",
-    "canonical_action",
     "diagnose",
     "grant_statement",
-    "is_transient",
     "mask_key_id",
     "membership_statements",
     "parse_missing_privilege",
-    "render_principal",
-    "revoke_actions_statement",
-    "revoke_role_statement",
+    "shown_principal",
 ]
 
 DEFAULT_ROLE: Final = "clarityq_reader"
-PLACEHOLDER_PRINCIPAL: Final = "RAM$<main-account-uid>:<ram-user-uid>"
-
-#: Object types and their actions (MaxCompute ACL; ``Execute`` is the newer name of ``Run``).
-OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
-    "project": ("Read", "Write", "List", "CreateTable", "CreateInstance", "CreateFunction", "CreateResource", "All"),
-    "table": ("Describe", "Select", "Alter", "Update", "Drop", "Download", "All"),
-    "function": ("Read", "Write", "Delete", "Run", "Execute", "Download", "All"),
-    "resource": ("Read", "Write", "Delete", "All"),
-    "instance": ("Read", "Write", "All"),
-}
-_ALL_ACTIONS = {a.lower(): a for actions in OBJECT_ACTIONS.values() for a in actions}
 
 _PRIVILEGE_RE = re.compile(r"NO privilege '(?:odps:)?(?P<action>[A-Za-z*]+)' on \{(?P<resource>[^}]{1,512})\}")
 _RESOURCE_PREFIX_RE = re.compile(r"^acs:odps:[^:]*:")
@@ -76,28 +65,6 @@ _TIP_PRINCIPAL_RE = re.compile(r"Pri(?:n)?cipal:(?P<principal>[A-Za-z]+\$[^;\s]{
 _PROJECT_STATE_RE = re.compile(r"Project '(?P<project>[^']{1,64})' is (?P<state>[a-z]+)")
 _SQL_ERROR_RE = re.compile(r"ODPS-01[23]\d{5}")
 _MAX_DETAIL = 240
-
-_TRANSPORT_CLASSES = frozenset(
-    {
-        "UnretryableException",
-        "RetryError",
-        "ConnectTimeout",
-        "ConnectionError",
-        "ReadTimeout",
-        "Timeout",
-        "WaitTimeoutError",
-        "ProxyError",
-        "SSLError",
-        "ChunkedEncodingError",
-        "RemoteDisconnected",
-        "ProtocolError",
-        "NewConnectionError",
-        "MaxRetryError",
-    }
-)
-_SERVER_CLASSES = frozenset({"InternalServerError", "ServiceUnavailable", "ServerException"})
-_THROTTLING_CODES = ("Throttling", "RequestLimitExceeded")
-_SERVER_CODES = ("ServiceUnavailable", "SystemBusy", "InternalError", "InternalServerError")
 
 
 @dataclass(frozen=True)
@@ -155,25 +122,14 @@ def mask_key_id(access_key_id: str | None) -> str:
     return f"{access_key_id[:4]}...{access_key_id[-4:]}"
 
 
-def canonical_action(action: str, object_type: str | None = None) -> str | None:
-    """The canonical spelling of an ACL action (``select`` -> ``Select``), None if unknown for the type."""
-    canonical = _ALL_ACTIONS.get(action.lower())
-    if canonical is None:
-        return None
-    if object_type is not None and canonical not in OBJECT_ACTIONS.get(object_type, ()):
-        return None
-    return canonical
-
-
-def render_principal(principal: str | None) -> str:
+def shown_principal(principal: str | None) -> str:
     """A validated principal for a statement (backticks around RAM roles), or seed 000's placeholder."""
     if not principal:
         return PLACEHOLDER_PRINCIPAL
     try:
-        parsed = parse_principal(principal.strip("`"))
+        return render.render_principal(principal.strip("`"))
     except ConfigurationError:
         return PLACEHOLDER_PRINCIPAL
-    return f"`{parsed}`" if parsed.kind == "ram_role" else str(parsed)
 
 
 def _role(role: str) -> str:
@@ -184,96 +140,56 @@ def _role(role: str) -> str:
 
 
 def grant_statement(missing: MissingPrivilege, role: str = DEFAULT_ROLE) -> str | None:
-    """The one GRANT that adds exactly the missing object privilege to the reader role, else None."""
-    role = _role(role)
-    try:
-        project = validate_project_name(missing.project)
-    except ConfigurationError:
-        return None
+    """The one GRANT that adds exactly the missing object privilege to the reader role, else None.
+
+    A missing ``Describe`` or ``Select`` on a table grants both (seed 000's pair).
+    """
     action = canonical_action(missing.action, missing.object_type)
-    if action is None:
-        return None
-    if missing.object_type == "project":
-        return f"GRANT {action} ON PROJECT {project} TO ROLE {role};"
-    if missing.object_type == "table" and missing.object_name:
-        try:
-            table = validate_table_name(missing.object_name)
-        except ConfigurationError:
+    reader = Grantee.role(_role(role))
+    try:
+        if missing.object_type == "project" and action is not None:
+            obj = ObjectRef.for_project(missing.project)
+            actions: tuple[ProjectAction | TableAction, ...] = (ProjectAction(action),)
+        elif missing.object_type == "table" and action is not None and missing.object_name:
+            obj = ObjectRef.for_table(missing.project, missing.object_name)
+            pair = action in ("Describe", "Select")
+            actions = (TableAction.DESCRIBE, TableAction.SELECT) if pair else (TableAction(action),)
+        else:
             return None
-        actions = "Describe, Select" if action in ("Describe", "Select") else action
-        return f"GRANT {actions} ON TABLE {table} TO ROLE {role};"
-    return None
+        return render.as_sql(render.grant_statement(reader, obj, actions, project=obj.project))
+    except (ConfigurationError, ValueError):
+        return None
 
 
 def membership_statements(project: str, principal: str | None, role: str = DEFAULT_ROLE) -> list[str]:
     """Seed 000 step 3 for this caller: ADD USER first, then the role, its grants and the binding."""
     role = _role(role)
-    who = render_principal(principal)
+    who = shown_principal(principal)
+    reader = Grantee.role(role)
     try:
-        project = validate_project_name(project)
+        project_ref = ObjectRef.for_project(project)
+        project_grant = render.grant_statement(
+            reader, project_ref, (ProjectAction.CREATE_INSTANCE, ProjectAction.LIST), project=project_ref.project
+        )
+        tables = ObjectRef.for_table(project_ref.project, "*")
+        table_grant = render.grant_statement(
+            reader, tables, (TableAction.DESCRIBE, TableAction.SELECT), project=project_ref.project
+        )
     except ConfigurationError:
-        project = "<project_name>"
+        project_grant = f"GRANT CreateInstance, List ON PROJECT <project_name> TO ROLE {role}"
+        table_grant = f"GRANT Describe, Select ON TABLE * TO ROLE {role}"
     return [
-        f"ADD USER {who};",
-        f"CREATE ROLE {role};",
-        f"GRANT CreateInstance, List ON PROJECT {project} TO ROLE {role};",
-        f"GRANT Describe, Select ON TABLE * TO ROLE {role};",
-        f"GRANT {role} TO {who};",
+        render.as_sql(f"ADD USER {who}"),
+        render.as_sql(render.create_role_statement(role)),
+        render.as_sql(project_grant),
+        render.as_sql(table_grant),
+        render.as_sql(f"GRANT {role} TO {who}"),
     ]
-
-
-def revoke_actions_statement(actions: Sequence[str], object_type: str, name: str, grantee: str) -> str | None:
-    """``REVOKE <actions> ON <TYPE> <name> FROM ROLE <r>|USER <principal>;`` from validated parts, else None.
-
-    ``grantee`` is ``role/<name>`` or ``user/<principal>`` (the form SHOW GRANTS prints).
-    """
-    canonical = [canonical_action(a, object_type) for a in actions]
-    if not canonical or any(a is None for a in canonical) or object_type not in ("project", "table"):
-        return None
-    try:
-        target = validate_project_name(name) if object_type == "project" else _table_or_pattern(name)
-    except ConfigurationError:
-        return None
-    kind, _, who = grantee.partition("/")
-    if kind == "role":
-        try:
-            subject = f"ROLE {validate_role_name(who)}"
-        except ConfigurationError:
-            return None
-    elif kind == "user":
-        rendered = render_principal(who)
-        if rendered == PLACEHOLDER_PRINCIPAL:
-            return None
-        subject = f"USER {rendered}"
-    else:
-        return None
-    listed = ", ".join(dict.fromkeys(a for a in canonical if a is not None))
-    return f"REVOKE {listed} ON {object_type.upper()} {target} FROM {subject};"
-
-
-def revoke_role_statement(role: str, principal: str | None) -> str | None:
-    """``REVOKE <role> FROM <principal>;`` for an over-privileged role membership, else None."""
-    who = render_principal(principal)
-    if who == PLACEHOLDER_PRINCIPAL:
-        return None
-    try:
-        return f"REVOKE {validate_role_name(role)} FROM {who};"
-    except ConfigurationError:
-        return None
 
 
 def _quoted_if_odd(name: str) -> str:
     """Echo a plain name as is; quote anything else so it cannot pass for part of a statement."""
     return name if re.fullmatch(r"[A-Za-z0-9_.*/-]{1,128}", name) else ascii(name[:128])
-
-
-def _table_or_pattern(name: str) -> str:
-    """A table name, ``*`` or ``prefix*`` (wildcard grants are revoked with the same pattern)."""
-    if name == "*":
-        return name
-    if name.endswith("*"):
-        return validate_table_name(name[:-1]) + "*"
-    return validate_table_name(name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,16 +239,6 @@ def _tip_principal(text: str) -> str | None:
 # Classification
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and its explicit causes (``raise ... from``); implicit context is not a cause."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 8:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__
-
-
 def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
@@ -342,44 +248,8 @@ def _code(exc: BaseException) -> str:
     return str(code) if code not in (None, "", "None") else ""
 
 
-def _status(exc: BaseException) -> int | None:
-    for attr in ("status_code", "statusCode", "status"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    data = getattr(exc, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("statusCode"), int):
-        status: int = data["statusCode"]
-        return status
-    return None
-
-
-def _is_transport(exc: BaseException) -> bool:
-    names = _class_names(exc)
-    if names & _TRANSPORT_CLASSES:
-        return True
-    if isinstance(exc, (OSError, TimeoutError)) and not _code(exc):
-        return True
-    text = str(exc)
-    return any(marker in text for marker in ("Connection refused", "Max retries exceeded", "Connection aborted"))
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when waiting may help: transport errors, 5xx answers, throttling (anywhere in the cause chain)."""
-    return any(_transient_kind(e) is not None for e in _chain(exc))
-
-
-def _transient_kind(exc: BaseException) -> str | None:
-    code = _code(exc)
-    status = _status(exc)
-    names = _class_names(exc)
-    if "ThrottlingException" in names or code.startswith(_THROTTLING_CODES) or status == 429:
-        return "THROTTLED"
-    if names & _SERVER_CLASSES or code.startswith(_SERVER_CODES) or (status is not None and status >= 500):
-        return "SERVICE_ERROR"
-    if _is_transport(exc):
-        return "UNREACHABLE"
-    return None
+#: The diagnosis code of each kind of transient failure (core.alibaba.failures decides the kind).
+_TRANSIENT_CODES = {"throttled": "THROTTLED", "server_error": "SERVICE_ERROR", "no_answer": "UNREACHABLE"}
 
 
 def _detail(exc: BaseException, secrets: Sequence[str]) -> str:
@@ -397,10 +267,10 @@ def diagnose(exc: BaseException, ctx: RemediationContext, *, missing: str | None
     """
     secrets = list(ctx.secrets)
     detail = _detail(exc, secrets)
-    for link in _chain(exc):
-        kind = _transient_kind(link)
+    for link in causes(exc):
+        kind = failure_of(link).kind
         if kind is not None:
-            transient = _transient(kind, link, ctx, _detail(link, secrets))
+            transient = _transient(_TRANSIENT_CODES[kind], link, ctx, _detail(link, secrets))
             return Diagnosis(
                 transient.code, transient.category, transient.message, redact(transient.remediation, secrets)
             )
@@ -538,7 +408,7 @@ def _permission(exc: BaseException, ctx: RemediationContext, detail: str) -> Dia
     code = _code(exc)
     names = _class_names(exc)
     principal = ctx.principal or _tip_principal(text)
-    who = render_principal(principal)
+    who = shown_principal(principal)
     if _MEMBERSHIP_RE.search(text):
         statements = " ".join(membership_statements(ctx.project, principal, ctx.role))
         return Diagnosis(

@@ -15,19 +15,17 @@ from hypothesis import strategies as st
 from odps import errors
 from Tea.exceptions import RetryError, UnretryableException
 
+from airflow_provider_clarityq.core.alibaba.failures import is_transient
 from airflow_provider_clarityq.core.errors import ConfigurationError, CredentialsError
 from airflow_provider_clarityq.core.health.remediation import (
     MissingPrivilege,
     RemediationContext,
     diagnose,
     grant_statement,
-    is_transient,
     mask_key_id,
     membership_statements,
     parse_missing_privilege,
-    render_principal,
-    revoke_actions_statement,
-    revoke_role_statement,
+    shown_principal,
 )
 
 PRINCIPAL = "RAM$1234567890123456:2345678901234567"
@@ -379,27 +377,10 @@ def test_grant_statement_refuses_unknown_actions() -> None:
     assert listed == "GRANT List ON PROJECT proj1 TO ROLE clarityq_reader;"
 
 
-def test_revoke_statements() -> None:
-    assert (
-        revoke_actions_statement(["update", "Drop"], "table", "orders", "role/clarityq_reader")
-        == "REVOKE Update, Drop ON TABLE orders FROM ROLE clarityq_reader;"
-    )
-    assert (
-        revoke_actions_statement(["CreateTable"], "project", "proj1", f"user/{PRINCIPAL}")
-        == f"REVOKE CreateTable ON PROJECT proj1 FROM USER {PRINCIPAL};"
-    )
-    assert revoke_actions_statement(["Update"], "table", "ord*", "role/r") == "REVOKE Update ON TABLE ord* FROM ROLE r;"
-    assert revoke_actions_statement(["Update"], "table", "o;x", "role/r") is None
-    assert revoke_actions_statement(["Update"], "table", "orders", "group/x") is None
-    assert revoke_actions_statement(["Fly"], "table", "orders", "role/r") is None
-    assert revoke_role_statement("Admin", PRINCIPAL) == f"REVOKE admin FROM {PRINCIPAL};"
-    assert revoke_role_statement("admin", None) is None
-
-
-def test_render_principal_and_key_masking() -> None:
-    assert render_principal("ram$1:2") == "RAM$1:2"
-    assert render_principal("RAM$1:x'; DROP") == "RAM$<main-account-uid>:<ram-user-uid>"
-    assert render_principal(None) == "RAM$<main-account-uid>:<ram-user-uid>"
+def test_shown_principal_and_key_masking() -> None:
+    assert shown_principal("ram$1:2") == "RAM$1:2"
+    assert shown_principal("RAM$1:x'; DROP") == "RAM$<main-account-uid>:<ram-user-uid>"
+    assert shown_principal(None) == "RAM$<main-account-uid>:<ram-user-uid>"
     assert mask_key_id("LTAI5tAbCdEfGh1234") == "LTAI...1234"
     assert mask_key_id("short") == "***"
     assert mask_key_id(None) == "<none>"
