@@ -476,7 +476,7 @@ def health_verifier(
     """
 
     def verify(fields: Mapping[str, Any]) -> Verification:
-        from airflow_provider_clarityq.core.health import HealthOptions
+        from airflow_provider_clarityq.core.health.options import HealthOptions
         from airflow_provider_clarityq.core.health.probe import check_connection_fields
 
         options = HealthOptions(checks=VERIFY_CHECKS, timeout_s=timeout_s)

@@ -35,7 +35,8 @@ from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_clarityq.core.health import HealthOptions, HealthReport, ValidationQuery
+    from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
+    from airflow_provider_clarityq.core.health.report import HealthReport
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQValidationOperator"]
@@ -87,7 +88,7 @@ class ClarityQValidationOperator(BaseOperator):
 
     def _arguments(self) -> tuple[HealthOptions, list[ValidationQuery]]:
         from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.health import CHECK_NAMES, HealthOptions, ValidationQuery
+        from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions, ValidationQuery
 
         try:
             options = HealthOptions(

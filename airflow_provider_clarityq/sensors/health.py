@@ -33,7 +33,8 @@ from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_clarityq.core.health import HealthOptions, HealthReport
+    from airflow_provider_clarityq.core.health.options import HealthOptions
+    from airflow_provider_clarityq.core.health.report import HealthReport
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQHealthConfigError", "ClarityQHealthSensor"]
@@ -115,7 +116,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
 
     def health_options(self) -> HealthOptions:
         from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.health import CHECK_NAMES, HealthOptions
+        from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions
 
         try:
             return HealthOptions(
@@ -178,7 +179,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the report, or fail/time out with the one-line fix."""
-        from airflow_provider_clarityq.core.health import HealthReport, ReportFormatError
+        from airflow_provider_clarityq.core.health.report import HealthReport, ReportFormatError
 
         event = validate_event(event)
         status = event["status"]

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
-    from airflow_provider_clarityq.core.health import HealthReport
     from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
+    from airflow_provider_clarityq.core.health.report import HealthReport
     from airflow_provider_clarityq.core.health.sharing import SharedChecks
 
 __all__ = ["EVENT_STATUSES", "ClarityQHealthTrigger"]
@@ -197,13 +197,10 @@ class ClarityQHealthTrigger(BaseTrigger):
         """One check for every gate sharing the key: re-read the connection, reuse or rebuild its clients, run."""
         from airflow.sdk import BaseHook
 
-        from airflow_provider_clarityq.core.health import (
-            HealthOptions,
-            HealthReport,
-            run_health_checks,
-            unusable_connection_report,
-        )
+        from airflow_provider_clarityq.core.health.options import HealthOptions
         from airflow_provider_clarityq.core.health.probe import connection_probe
+        from airflow_provider_clarityq.core.health.report import HealthReport
+        from airflow_provider_clarityq.core.health.runner import run_health_checks, unusable_connection_report
 
         options = HealthOptions.from_dict(self.options)
         conn_id = self.maxcompute_conn_id

@@ -53,8 +53,9 @@ def child(design: str, gates: int, connections: int, poll: float, rounds: int) -
         async def _wait(self, runtime: Any) -> Any:
             from airflow.sdk import BaseHook
 
-            from airflow_provider_clarityq.core.health import HealthOptions, run_health_checks
+            from airflow_provider_clarityq.core.health.options import HealthOptions
             from airflow_provider_clarityq.core.health.probe import connection_probe
+            from airflow_provider_clarityq.core.health.runner import run_health_checks
 
             options = HealthOptions.from_dict(self.options)
             conn = await BaseHook.aget_connection(self.maxcompute_conn_id)

@@ -18,8 +18,10 @@ from alibabacloud_ram20150501 import models as ram_models
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
-from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions, health_asset_uri, run_health_checks
+from airflow_provider_clarityq.core.health import health_asset_uri
+from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
+from airflow_provider_clarityq.core.health.runner import run_health_checks
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]

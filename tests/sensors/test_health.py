@@ -24,7 +24,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
-from airflow_provider_clarityq.core.health import SEED_CHECKS
+from airflow_provider_clarityq.core.health.options import SEED_CHECKS
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.sensors.health import ClarityQHealthConfigError, ClarityQHealthSensor, validate_event
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
@@ -219,7 +219,7 @@ def test_deferrable_config_error_never_defers(
 
 
 def report_event(status: str, verdict: str = "HEALTHY") -> dict[str, Any]:
-    from airflow_provider_clarityq.core.health import CheckResult, HealthReport
+    from airflow_provider_clarityq.core.health.report import CheckResult, HealthReport
 
     checks = {
         "HEALTHY": [CheckResult("authentication", "pass", "OK", "fine")],

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions, HealthReport
+from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
+from airflow_provider_clarityq.core.health.report import HealthReport
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 
@@ -175,4 +176,4 @@ def test_unexpected_failure_is_an_error_event(
     set_conn(monkeypatch, clarityq_emulator)
     event = first_event(trigger(options={"no_such_option": 1}))
     assert event["status"] == "error"
-    assert "TypeError" in event["message"]
+    assert "no_such_option" in event["message"] and "is not a known field" in event["message"]

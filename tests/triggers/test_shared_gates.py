@@ -19,7 +19,7 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from support import MANAGED_USER, owner_ram, provision_user_without_key
 
-from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions
+from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
 from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 

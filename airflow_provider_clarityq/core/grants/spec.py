@@ -41,6 +41,7 @@ from airflow_provider_clarityq.core.identifiers import (
     validate_role_name,
     validate_table_name,
 )
+from airflow_provider_clarityq.core.validation import to_configuration_error
 
 __all__ = ["AccessSpec", "ProjectGrants", "default_spec", "load_spec"]
 
@@ -306,42 +307,16 @@ def _validate(data: Mapping[str, Any]) -> AccessSpec:
     try:
         return AccessSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise _to_configuration_error(exc) from None
+        raise to_configuration_error(exc, context=_CONTEXT, root="spec", problems=_PROBLEMS, fixes=_FIXES) from None
 
 
-def _to_configuration_error(exc: ValidationError) -> ConfigurationError:
-    """The first pydantic error, re-addressed to its path inside the spec (``projects[0].tables[3]``)."""
-    error = exc.errors()[0]
-    path = _loc_path(error["loc"])
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, ConfigurationError):
-        return cause.for_field(_join(path, cause.field), context=_CONTEXT)
-    problem = error["msg"][0].lower() + error["msg"][1:]
-    problem = _PROBLEMS.get(error["type"], problem)
-    return ConfigurationError(path or "spec", problem, _FIXES.get(error["type"], "check the spec"), context=_CONTEXT)
-
-
-_PROBLEMS = {"extra_forbidden": "is not a known spec field", "too_short": "is empty"}
+_PROBLEMS = {"extra_forbidden": "is not a known spec field"}
 _FIXES = {
     "extra_forbidden": "remove it or fix its spelling (fields: ram_user, role, projects, extra_roles, "
-    "create_ram_user, allow_write_actions, allow_admin_roles; per project: project, project_actions, tables, "
+    "create_ram_user, allow_write_actions, allow_admin_roles, exclusive_role; per project: project, project_actions, "
+    "tables, "
     "table_actions)",
     "missing": "add it",
     "bool_type": "write true or false",
     "too_short": "list at least one project",
 }
-
-
-def _loc_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path = _join(path, f"[{part}]" if isinstance(part, int) else str(part))
-    return path
-
-
-def _join(path: str, suffix: str) -> str:
-    if not suffix:
-        return path
-    if not path or suffix.startswith("["):
-        return path + suffix
-    return f"{path}.{suffix}"

@@ -1,13 +1,16 @@
 """Health gate for ClarityQ's MaxCompute access: structured checks, remediation, a versioned report.
 
-No Airflow import. The pieces:
+No Airflow import. One module per concept:
 
-* :mod:`.checks` -- the checks (seed 000 step 6: authentication, project accessible, metadata
-  discoverable, query works; plus least privilege and key hygiene), custom validation queries, and
-  :func:`run_health_checks`, which runs them concurrently over a :class:`~.checks.Probe`;
-* :mod:`.probe` -- the real probe over pyodps and the Alibaba STS/RAM SDKs;
-* :mod:`.remediation` -- failure -> code, category and the exact fix (GRANT statement, field to edit);
-* :mod:`.report` -- :class:`~.report.HealthReport`, its verdict and JSON schema (version ``"1"``).
+* :mod:`.options` - what to check (:class:`~.options.HealthOptions`, custom :class:`~.options.ValidationQuery`);
+* :mod:`.protocol` - the narrow :class:`~.protocol.Probe` the checks ask, and its answers;
+* :mod:`.probe` - the real probe over a connection's client bundle (pyodps, STS, RAM);
+* :mod:`.checks` - the checks of seed 000 step 6, least privilege and key hygiene;
+* :mod:`.audit` - the least-privilege audit over the grants model;
+* :mod:`.runner` - runs the checks as a dependency graph and builds the report;
+* :mod:`.remediation` - failure -> code, category and the exact fix;
+* :mod:`.report` - the report, its verdict and JSON Schema (version ``"1"``);
+* :mod:`.sharing` - one in-flight check shared by deferred gates.
 
 The Asset a healthy check emits is named by :func:`health_asset_uri`.
 """
@@ -18,36 +21,8 @@ import re
 from urllib.parse import quote
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.health.checks import (
-    CHECK_NAMES,
-    SEED_CHECKS,
-    HealthOptions,
-    ValidationQuery,
-    run_health_checks,
-    unusable_connection_report,
-)
-from airflow_provider_clarityq.core.health.report import (
-    JSON_SCHEMA,
-    SCHEMA_VERSION,
-    CheckResult,
-    HealthReport,
-    ReportFormatError,
-)
 
-__all__ = [
-    "CHECK_NAMES",
-    "JSON_SCHEMA",
-    "SCHEMA_VERSION",
-    "SEED_CHECKS",
-    "CheckResult",
-    "HealthOptions",
-    "HealthReport",
-    "ReportFormatError",
-    "ValidationQuery",
-    "health_asset_uri",
-    "run_health_checks",
-    "unusable_connection_report",
-]
+__all__ = ["health_asset_uri"]
 
 _CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 

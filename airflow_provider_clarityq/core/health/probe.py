@@ -29,18 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, caller_identity
 from airflow_provider_clarityq.core.dates import parse_iso_utc
-from airflow_provider_clarityq.core.health.checks import (
+from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
+from airflow_provider_clarityq.core.health.protocol import (
     AccessKeyInfo,
     Column,
-    HealthOptions,
     ProjectInfo,
     QueryResult,
     TableInfo,
-    ValidationQuery,
     Whoami,
-    run_health_checks,
-    unusable_connection_report,
 )
+from airflow_provider_clarityq.core.health.runner import run_health_checks, unusable_connection_report
 
 if TYPE_CHECKING:
     from airflow_provider_clarityq.core.health.report import HealthReport

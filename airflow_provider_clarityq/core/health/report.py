@@ -3,7 +3,8 @@
 A report is what the validation operator returns as XCom, what the sensor's trigger sends back and what
 ``MaxComputeHook.test_connection()`` summarises, so all three speak the same language.
 
-JSON schema, version ``"1"`` (the full JSON Schema document is :data:`JSON_SCHEMA`)::
+JSON schema, version ``"1"`` (the full JSON Schema document, :data:`JSON_SCHEMA`, is generated from the
+pydantic models below)::
 
     {
       "schema_version": "1",
@@ -45,9 +46,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Final, Literal, cast
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    computed_field,
+    field_serializer,
+    model_validator,
+)
 
 from airflow_provider_clarityq.core.errors import ClarityQError, one_line
 
@@ -79,6 +92,8 @@ VERDICTS: tuple[Verdict, ...] = ("HEALTHY", "DEGRADED", "CONFIG_ERROR", "UNREACH
 CATEGORIES: tuple[Category, ...] = ("config", "permission", "unreachable", "expectation", "system")
 
 _TABLE_MESSAGE_WIDTH = 90
+_NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+_Millis = Annotated[StrictInt, Field(ge=0)]
 
 
 class ReportFormatError(ClarityQError, ValueError):
@@ -93,19 +108,63 @@ def format_timestamp(moment: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class CheckResult:
+def json_safe(value: Any) -> Any:
+    """A JSON-safe copy: datetimes as ISO 8601 UTC, tuples and sets as lists, anything else odd as a string."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [json_safe(v) for v in items]
+    return str(value)
+
+
+def _format_error(exc: ValidationError, what: str) -> ReportFormatError:
+    """The first pydantic error as one line naming the key (``'checks.0.status' ...``)."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ReportFormatError):
+        return cause
+    where = ".".join(str(part) for part in error["loc"])
+    return ReportFormatError(f"{what} '{where}' is invalid: {error['msg']} (got {error.get('input')!r:.60})")
+
+
+class _Model(BaseModel):
+    # Unknown keys are ignored: a new optional key keeps schema version "1".
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CheckResult(_Model):
     """The outcome of one check."""
 
-    name: str
+    name: _NonEmpty
     status: Status
-    code: str
-    message: str
-    remediation: str | None = None
-    retryable: bool = False
-    duration_ms: int = 0
+    code: _NonEmpty
+    message: StrictStr
+    remediation: StrictStr | None = None
+    retryable: StrictBool = False
+    duration_ms: _Millis = 0
     category: Category | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(
+        self,
+        name: str,
+        status: Status,
+        code: str,
+        message: str,
+        remediation: str | None = None,
+        **fields: Any,
+    ) -> None:
+        given = {"name": name, "status": status, "code": code, "message": message, "remediation": remediation}
+        super().__init__(**given, **fields)
+
+    @field_serializer("details")
+    def _details(self, details: dict[str, Any]) -> Any:
+        return json_safe(details)
 
     @property
     def problem(self) -> bool:
@@ -113,43 +172,17 @@ class CheckResult:
         return self.status in ("fail", "warn")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "code": self.code,
-            "category": self.category,
-            "message": self.message,
-            "remediation": self.remediation,
-            "retryable": self.retryable,
-            "duration_ms": self.duration_ms,
-            "details": json_safe(dict(self.details)),
-        }
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> CheckResult:
         if not isinstance(data, Mapping):
             raise ReportFormatError(f"a check must be an object, got {type(data).__name__}")
-        status = _choice(data, "status", STATUSES)
-        category = data.get("category")
-        if category is not None and category not in CATEGORIES:
-            raise ReportFormatError(f"check 'category' must be one of {list(CATEGORIES)} or null, got {category!r}")
-        details = data.get("details", {})
-        if not isinstance(details, Mapping):
-            raise ReportFormatError("check 'details' must be an object")
-        remediation = data.get("remediation")
-        if remediation is not None and not isinstance(remediation, str):
-            raise ReportFormatError("check 'remediation' must be a string or null")
-        return cls(
-            name=_text(data, "name"),
-            status=status,
-            code=_text(data, "code"),
-            message=_text(data, "message", allow_empty=True),
-            remediation=remediation,
-            retryable=_bool(data, "retryable"),
-            duration_ms=_int(data, "duration_ms"),
-            category=cast("Category | None", category),
-            details=dict(details),
-        )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise _format_error(exc, "check") from None
 
 
 def decide_verdict(checks: Iterable[CheckResult]) -> Verdict:
@@ -165,18 +198,24 @@ def decide_verdict(checks: Iterable[CheckResult]) -> Verdict:
     return "HEALTHY"
 
 
-@dataclass(frozen=True)
-class HealthReport:
+class HealthReport(_Model):
     """Every check's result plus the verdict; build it with :meth:`build` so the verdict is consistent."""
 
+    schema_version: Literal["1"] = SCHEMA_VERSION
     verdict: Verdict
+    project: StrictStr | None = None
+    endpoint: StrictStr | None = None
+    principal: StrictStr | None = None
+    started_at: _NonEmpty
+    duration_ms: _Millis
     checks: tuple[CheckResult, ...]
-    started_at: str
-    duration_ms: int
-    project: str | None = None
-    endpoint: str | None = None
-    principal: str | None = None
-    schema_version: str = SCHEMA_VERSION
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HealthReport:
+        expected = decide_verdict(self.checks)
+        if self.verdict != expected:
+            raise ReportFormatError(f"verdict {self.verdict} contradicts the checks (they give {expected})")
+        return self
 
     @classmethod
     def build(
@@ -207,6 +246,7 @@ class HealthReport:
     def healthy(self) -> bool:
         return self.verdict == "HEALTHY"
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def retryable(self) -> bool:
         """Only an unreachable service may get better by waiting."""
@@ -241,6 +281,12 @@ class HealthReport:
             return failed[0]
         return next((c for c in self.checks if c.status == "warn"), None)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        """:meth:`summary_line`, as the JSON form carries it."""
+        return self.summary_line()
+
     def summary_line(self) -> str:
         """One line for the person on call: verdict, what broke, the exact fix."""
         problem = self.first_problem()
@@ -256,6 +302,12 @@ class HealthReport:
         if others > 0:
             line += f" (+{others} more: see the report)"
         return one_line(line)
+
+    @computed_field(alias="summary_table")  # type: ignore[prop-decorator]
+    @property
+    def table(self) -> str:
+        """:meth:`summary_table`, as the JSON form carries it."""
+        return self.summary_table()
 
     def summary_table(self) -> str:
         """A fixed-width table of the checks, then every fix in full (for task logs)."""
@@ -283,19 +335,8 @@ class HealthReport:
     # JSON
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "verdict": self.verdict,
-            "retryable": self.retryable,
-            "summary": self.summary_line(),
-            "summary_table": self.summary_table(),
-            "project": self.project,
-            "endpoint": self.endpoint,
-            "principal": self.principal,
-            "started_at": self.started_at,
-            "duration_ms": self.duration_ms,
-            "checks": [c.to_dict() for c in self.checks],
-        }
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
@@ -310,124 +351,16 @@ class HealthReport:
             raise ReportFormatError(
                 f"unsupported health report schema_version {version!r} (expected {SCHEMA_VERSION!r})"
             )
-        raw_checks = data.get("checks")
-        if not isinstance(raw_checks, list):
-            raise ReportFormatError("'checks' must be a list")
-        checks = tuple(CheckResult.from_dict(c) for c in raw_checks)
-        verdict = _choice(data, "verdict", VERDICTS)
-        if verdict != decide_verdict(checks):
-            raise ReportFormatError(f"verdict {verdict} contradicts the checks (they give {decide_verdict(checks)})")
-        return cls(
-            verdict=verdict,
-            checks=checks,
-            started_at=_text(data, "started_at"),
-            duration_ms=_int(data, "duration_ms"),
-            project=_optional_text(data, "project"),
-            endpoint=_optional_text(data, "endpoint"),
-            principal=_optional_text(data, "principal"),
-        )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise _format_error(exc, "report") from None
 
 
-# --------------------------------------------------------------------------------------------------
-# Field helpers
-
-
-def _text(data: Mapping[str, Any], key: str, *, allow_empty: bool = False) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or (not allow_empty and not value):
-        raise ReportFormatError(f"'{key}' must be a non-empty string")
-    return value
-
-
-def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ReportFormatError(f"'{key}' must be a string or null")
-    return value
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ReportFormatError(f"'{key}' must be a non-negative integer")
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise ReportFormatError(f"'{key}' must be true or false")
-    return value
-
-
-def _choice(data: Mapping[str, Any], key: str, allowed: Sequence[Any]) -> Any:
-    value = data.get(key)
-    if value not in allowed:
-        raise ReportFormatError(f"'{key}' must be one of {list(allowed)}, got {value!r}")
-    return value
-
-
-def json_safe(value: Any) -> Any:
-    """A JSON-safe copy: datetimes as ISO 8601 UTC, tuples and sets as lists, anything else odd as a string."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [json_safe(v) for v in items]
-    return str(value)
-
-
-# --------------------------------------------------------------------------------------------------
-# JSON Schema (draft 2020-12) of version "1"
-
-_CHECK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "status", "code", "category", "message", "remediation", "retryable", "duration_ms", "details"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "status": {"enum": list(STATUSES)},
-        "code": {"type": "string", "minLength": 1},
-        "category": {"enum": [*CATEGORIES, None]},
-        "message": {"type": "string"},
-        "remediation": {"type": ["string", "null"]},
-        "retryable": {"type": "boolean"},
-        "duration_ms": {"type": "integer", "minimum": 0},
-        "details": {"type": "object"},
-    },
-}
-
+#: The JSON Schema (draft 2020-12) of version "1", generated from the models.
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://github.com/clarityq/airflow-provider-clarityq/schemas/health-report-1.json",
+    **HealthReport.model_json_schema(mode="serialization", by_alias=True),
     "title": "ClarityQ MaxCompute health report",
-    "type": "object",
-    "required": [
-        "schema_version",
-        "verdict",
-        "retryable",
-        "summary",
-        "project",
-        "endpoint",
-        "principal",
-        "started_at",
-        "duration_ms",
-        "checks",
-    ],
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "verdict": {"enum": list(VERDICTS)},
-        "retryable": {"type": "boolean"},
-        "summary": {"type": "string"},
-        "summary_table": {"type": "string"},
-        "project": {"type": ["string", "null"]},
-        "endpoint": {"type": ["string", "null"]},
-        "principal": {"type": ["string", "null"]},
-        "started_at": {"type": "string", "format": "date-time"},
-        "duration_ms": {"type": "integer", "minimum": 0},
-        "checks": {"type": "array", "items": _CHECK_SCHEMA},
-    },
 }

@@ -17,20 +17,17 @@ import pytest
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.health.checks import (
-    CHECK_NAMES,
+from airflow_provider_clarityq.core.health.checks import probe_query
+from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions, ValidationQuery
+from airflow_provider_clarityq.core.health.protocol import (
     AccessKeyInfo,
     Column,
-    HealthOptions,
     ProjectInfo,
     QueryResult,
     TableInfo,
-    ValidationQuery,
     Whoami,
-    probe_query,
-    run_health_checks,
-    unusable_connection_report,
 )
+from airflow_provider_clarityq.core.health.runner import run_health_checks, unusable_connection_report
 
 ACCOUNT = "1234567890123456"
 UID = "2345678901234567"
