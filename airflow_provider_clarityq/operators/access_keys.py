@@ -30,7 +30,7 @@ from airflow.sdk.exceptions import AirflowFailException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_clarityq.core.access_keys import AccessKeyOptions
+    from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions
     from airflow_provider_clarityq.core.secret_sinks import SecretSink
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
@@ -149,7 +149,7 @@ class RamAccessKeyOperator(BaseOperator):
     # ----------------------------------------------------------------------------------------------
 
     def _options(self) -> AccessKeyOptions:
-        from airflow_provider_clarityq.core.access_keys import KEY_LIMIT_POLICIES, AccessKeyOptions
+        from airflow_provider_clarityq.core.access_keys.model import KEY_LIMIT_POLICIES, AccessKeyOptions
         from airflow_provider_clarityq.core.errors import ConfigurationError
 
         if self.mode not in ("plan", "apply", "sync"):
@@ -198,7 +198,7 @@ class RamAccessKeyOperator(BaseOperator):
         return sink
 
     def _template(self) -> dict[str, Any]:
-        from airflow_provider_clarityq.core.access_keys import reader_connection_template
+        from airflow_provider_clarityq.core.access_keys.model import reader_connection_template
 
         conn = self.hook.connection
         return reader_connection_template(
@@ -206,15 +206,10 @@ class RamAccessKeyOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_clarityq.core.access_keys import (
-            AccessKeyManager,
-            KeyLimitError,
-            RamKeyBackend,
-            SinkConflictError,
-            SinkMismatchError,
-            VerificationError,
-            health_verifier,
-        )
+        from airflow_provider_clarityq.core.access_keys.manager import AccessKeyManager
+        from airflow_provider_clarityq.core.access_keys.model import KeyLimitError, SinkConflictError, SinkMismatchError, VerificationError
+        from airflow_provider_clarityq.core.access_keys.ram import RamKeyBackend
+        from airflow_provider_clarityq.core.access_keys.verification import health_verifier
         from airflow_provider_clarityq.core.errors import ConfigurationError
         from airflow_provider_clarityq.utils.connection_lookup import resolve_connection
         from airflow_provider_clarityq.utils.secret_sink import check_reaches_airflow
