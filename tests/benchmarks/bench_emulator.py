@@ -24,7 +24,7 @@ def time_to_ready(runs: int = 5) -> list[float]:
     for _ in range(runs):
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_clarityq.emulator", "--port", "0"],
+            [sys.executable, "-m", "clarityq_emulator", "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -39,7 +39,7 @@ def time_to_ready(runs: int = 5) -> list[float]:
 
 
 def main() -> None:
-    from airflow_provider_clarityq.emulator.runner import start_emulator
+    from clarityq_emulator import start_emulator
 
     ready = time_to_ready()
     print(f"time to ready line (s): median {statistics.median(ready):.3f}  min {min(ready):.3f}  max {max(ready):.3f}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 from odps import ODPS
 from support import owner_ram
 
@@ -31,7 +32,6 @@ from airflow_provider_clarityq.core.access_keys import (
     health_verifier,
 )
 from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
 

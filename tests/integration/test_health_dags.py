@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.connection import parse_connection
 from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions, health_asset_uri, run_health_checks
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 

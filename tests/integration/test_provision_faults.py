@@ -18,6 +18,7 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
+from clarityq_emulator import RunningEmulator, start_emulator
 from odps import ODPS
 
 from airflow_provider_clarityq.core.connection import parse_connection
@@ -25,7 +26,6 @@ from airflow_provider_clarityq.core.credentials import credentials_from_settings
 from airflow_provider_clarityq.core.grants.backend import AlibabaBackend, Clients
 from airflow_provider_clarityq.core.grants.io import RetryPolicy, run_access
 from airflow_provider_clarityq.core.grants.spec import default_spec
-from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator
 
 pytestmark = pytest.mark.integration
 

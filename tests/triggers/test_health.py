@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 import pytest
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.health import SEED_CHECKS, HealthOptions, HealthReport
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 
 pytestmark = pytest.mark.integration
