@@ -21,7 +21,7 @@ from clarityq_emulator.core.state import EmulatorState, default_seed
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.maxcompute.security import parser as sp
-from clarityq_emulator.maxcompute.security.statements import handle_security_request
+from clarityq_emulator.maxcompute.security.rest import handle_security_request
 from clarityq_emulator.maxcompute.sql.catalog import Column
 from clarityq_emulator.ram.models import Caller
 from hypothesis import HealthCheck, given, settings

@@ -25,7 +25,7 @@ from clarityq_emulator.maxcompute.auth import authenticate
 from clarityq_emulator.maxcompute.authorization.model import display_name
 from clarityq_emulator.maxcompute.common import REST_PREFIX, ServiceResult, cdata, http_date
 from clarityq_emulator.maxcompute.errors import OdpsError
-from clarityq_emulator.maxcompute.security.statements import handle_security_request
+from clarityq_emulator.maxcompute.security.rest import handle_security_request
 from clarityq_emulator.maxcompute.sql.catalog import StatementAccess, TableMeta
 from clarityq_emulator.maxcompute.sql.errors import SqlError
 from clarityq_emulator.maxcompute.sql.values import result_descriptor, result_to_csv

@@ -12,10 +12,28 @@ import secrets
 import string
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+from clarityq_emulator.acs.nonces import NonceCache
+from clarityq_emulator.ram.errors import (
+    DeleteConflictError,
+    EntityAlreadyExistsError,
+    EntityNotExistError,
+    IdentityError,
+    InvalidParameterError,
+    LimitExceededError,
+    NoPermissionError,
+    format_date,
+)
+from clarityq_emulator.ram.seed import load_ram_seed
+from clarityq_emulator.sts.models import (
+    STS_KEY_RETENTION,
+    StsSession,
+    check_duration,
+    validate_session_name,
+)
 
 __all__ = [
     "ACCESS_KEY_LIMIT",
@@ -38,79 +56,19 @@ __all__ = [
 
 #: RAM allows at most two AccessKeys per user (reference section 3 and the RAM limits page).
 ACCESS_KEY_LIMIT = 2
-#: Bounds on STS AssumeRole durations, in seconds.
-MIN_SESSION_DURATION = 900
 #: A role's MaxSessionDuration range (RAM CreateRole: 3600-43200, default 3600).
 MIN_ROLE_SESSION_DURATION = 3600
 MAX_ROLE_SESSION_DURATION = 43200
 #: How far a request's x-acs-date / Timestamp may stray from the wall clock (seconds).
 DEFAULT_MAX_CLOCK_SKEW = 900.0
-#: Expired STS keys are kept this long (so a late caller hears "expired", not "not found"), then pruned.
-STS_KEY_RETENTION = 86400.0
 
 _ALNUM = string.ascii_letters + string.digits
 _USER_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _ROLE_NAME_RE = re.compile(r"[A-Za-z0-9.-]+")
-_SESSION_NAME_RE = re.compile(r"[A-Za-z0-9._@-]{2,64}")
 _STATE_VERSION = 1
 
 KeyStatus = Literal["Active", "Inactive"]
 CallerKind = Literal["account", "ram_user", "assumed_role"]
-
-
-class IdentityError(Exception):
-    """A rule of the identity model was broken.
-
-    ``code`` is the Alibaba error code to report and ``status`` the HTTP status Alibaba pairs with
-    that family of codes; ``detail`` becomes ``AccessDeniedDetail`` when set.
-    """
-
-    status = 400
-
-    def __init__(self, code: str, message: str, *, detail: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.detail = detail
-
-
-class EntityNotExistError(IdentityError):
-    """The named user, key or role does not exist."""
-
-    status = 404
-
-
-class EntityAlreadyExistsError(IdentityError):
-    """A name that must be unique is taken."""
-
-    status = 409
-
-
-class LimitExceededError(IdentityError):
-    """A per-entity quota (two AccessKeys per user) is full."""
-
-    status = 409
-
-
-class DeleteConflictError(IdentityError):
-    """The entity still owns something that must be deleted first."""
-
-    status = 409
-
-
-class InvalidParameterError(IdentityError):
-    """A supplied value is missing or breaks a naming or range rule."""
-
-
-class NoPermissionError(IdentityError):
-    """The caller is authenticated but may not perform the action."""
-
-    status = 403
-
-
-def format_date(epoch: float) -> str:
-    """ISO-8601 UTC with a ``Z`` suffix, second precision: the form RAM and STS print."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _random_alnum(length: int) -> str:
@@ -186,41 +144,6 @@ class RamRole:
         return f"acs:ram::{account_id}:role/{self.role_name.lower()}"
 
 
-@dataclass(frozen=True)
-class StsSession:
-    """Temporary credentials minted by AssumeRole."""
-
-    access_key_id: str
-    secret: str
-    security_token: str
-    role_id: str
-    role_name: str
-    session_name: str
-    issued_at: float
-    expires_at: float
-    source_identity: str = ""
-
-
-@dataclass
-class _NonceCache:
-    """Recently seen signature nonces, bounded in size and age (replay protection)."""
-
-    max_entries: int = 50_000
-    ttl: float = 1800.0
-    seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
-
-    def add(self, nonce: str, now: float) -> bool:
-        while self.seen:
-            oldest, stamp = next(iter(self.seen.items()))
-            if now - stamp <= self.ttl and len(self.seen) < self.max_entries:
-                break
-            del self.seen[oldest]
-        if nonce in self.seen:
-            return False
-        self.seen[nonce] = now
-        return True
-
-
 def validate_user_name(name: str) -> None:
     """RAM user names: 1-64 characters of ``[A-Za-z0-9._-]``."""
     if not 1 <= len(name) <= 64:
@@ -230,14 +153,6 @@ def validate_user_name(name: str) -> None:
     if not _USER_NAME_RE.fullmatch(name):
         raise InvalidParameterError(
             "InvalidParameter.UserName.InvalidChars", "The parameter UserName contains invalid chars."
-        )
-
-
-def validate_session_name(name: str) -> None:
-    if not _SESSION_NAME_RE.fullmatch(name):
-        raise InvalidParameterError(
-            "InvalidParameter.RoleSessionName",
-            "The parameter RoleSessionName must be 2-64 characters of [A-Za-z0-9._@-].",
         )
 
 
@@ -274,7 +189,7 @@ class IdentityStore:
         self._keys: dict[str, AccessKey] = {}  # key id -> key
         self._roles: dict[str, RamRole] = {}  # lower-case name -> role
         self._sts: dict[str, StsSession] = {}  # key id -> session
-        self._nonces = _NonceCache()
+        self._nonces = NonceCache()
 
     # ----------------------------------------------------------------- lookups
 
@@ -599,12 +514,7 @@ class IdentityStore:
             role = self.get_role(role_name)
             if role is None:
                 raise EntityNotExistError("EntityNotExist.Role", "The role not exists.")
-            if not MIN_SESSION_DURATION <= duration_seconds <= role.max_session_duration:
-                raise InvalidParameterError(
-                    "InvalidParameter.DurationSeconds",
-                    f"The DurationSeconds must be between {MIN_SESSION_DURATION} "
-                    f"and {role.max_session_duration} seconds.",
-                )
+            check_duration(duration_seconds, role.max_session_duration)
             now = self.clock()
             self._prune_sts(now)
             session = StsSession(
@@ -676,48 +586,4 @@ class IdentityStore:
         "status"?}]}], "roles": [{"name", "max_session_duration"?, "role_id"?, "description"?}]}``.
         Raises ``ValueError`` for a malformed shape and :class:`IdentityError` for a broken rule.
         """
-        ram = seed.get("ram", seed)
-        if ram is None:
-            return
-        if not isinstance(ram, dict):
-            raise ValueError("seed 'ram' must be an object")
-        with self.lock:
-            for spec in _as_list(ram.get("users"), "ram.users"):
-                name = str(spec["name"])
-                user = self.get_user(name)
-                if user is None or user.user_name.lower() != name.lower():
-                    user = self.create_user(
-                        name,
-                        display_name=spec.get("display_name"),
-                        comments=str(spec.get("comments", "")),
-                        email=str(spec.get("email", "")),
-                        mobile_phone=str(spec.get("mobile_phone", "")),
-                        user_id=None if spec.get("user_id") is None else str(spec["user_id"]),
-                    )
-                for key_spec in _as_list(spec.get("access_keys"), "ram.users[].access_keys"):
-                    key_id = key_spec.get("id")
-                    existing = self._keys.get(str(key_id)) if key_id else None
-                    if existing is not None and existing.user_id == user.user_id:
-                        continue
-                    self.create_access_key(
-                        user.user_name,
-                        access_key_id=None if key_id is None else str(key_id),
-                        secret=None if key_spec.get("secret") is None else str(key_spec["secret"]),
-                        status=key_spec.get("status", "Active"),
-                    )
-            for spec in _as_list(ram.get("roles"), "ram.roles"):
-                if self.get_role(str(spec["name"])) is None:
-                    self.add_role(
-                        str(spec["name"]),
-                        max_session_duration=int(spec.get("max_session_duration", 3600)),
-                        description=str(spec.get("description", "")),
-                        role_id=None if spec.get("role_id") is None else str(spec["role_id"]),
-                    )
-
-
-def _as_list(value: Any, where: str) -> Iterable[dict[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValueError(f"seed {where} must be a list of objects")
-    return value
+        load_ram_seed(self, seed)

@@ -1,14 +1,10 @@
-"""Security statements (``POST /projects/{p}/authorization``) and the users/roles REST API.
+"""Security statements (``POST /projects/{p}/authorization``): parsed, checked, then run.
 
 A request is handled in the order seed 003 gives -- the caller is a member, the project is
 usable, the statement parses, the caller holds the management permission it needs -- and then
 validated completely before anything changes, all under the security lock: a failing statement
 never leaves part of its change behind. ``docs/emulator-security.md`` lists every statement, both
-output forms and the decisions taken where the sources are silent.
-
-Output forms: pyodps always sends ``ResponseInJsonFormat=true`` and ``json.loads`` the result
-(unless ``output_json=False``), so with ``true`` the ``Result`` is always a JSON value. With
-``false`` (the Java SDK's plain form) it is the odpscmd text rendering of the same data.
+output forms (:mod:`.output`) and the decisions taken where the sources are silent.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ from clarityq_emulator.maxcompute.authorization.model import (
     SUPER_ADMIN,
     AclEntry,
     Member,
-    PolicyError,
     ProjectSecurity,
     Role,
     canonical_action,
@@ -43,6 +38,15 @@ from clarityq_emulator.maxcompute.authorization.model import (
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.maxcompute.security import parser as ast
+from clarityq_emulator.maxcompute.security.output import (
+    Group,
+    Output,
+    Row,
+    action_title,
+    json_sections,
+    object_acl_output,
+    text_sections,
+)
 from clarityq_emulator.ram.models import Caller
 
 #: Largest policy document accepted by ``PUT ...?policy``.
@@ -52,25 +56,7 @@ OK = "OK"
 #: A role's policy before one is set (pyodps ``json.loads`` the body, so it must be a document).
 EMPTY_ROLE_POLICY = '{"Version": "1", "Statement": []}'
 
-_XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-def handle_security_request(
-    state: EmulatorState, caller: Caller, project: str, req: Request, rest: list[str]
-) -> ServiceResult:
-    """Entry point from :class:`~.maxcompute.MaxComputeService` for authorization, users, roles, policy."""
-    if rest == ["authorization"] and req.method == "POST":
-        return _authorization(state, caller, project, req)
-    if rest[:1] == ["authorization"] and len(rest) == 2:
-        state.security.require_member(caller, project)
-        raise odps_errors.no_such_object(f"authorization query {rest[1]} (the emulator runs none asynchronously)")
-    if not rest:
-        return _project_policy(state, caller, project, req)
-    if rest[0] == "users":
-        return _users(state, caller, project, req, rest)
-    if rest[0] == "roles":
-        return _roles(state, caller, project, req, rest)
-    raise odps_errors.no_such_object(req.path)
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 # --- the authorization endpoint ------------------------------------------------------------------------
@@ -92,7 +78,7 @@ def _read_authorization(body: bytes) -> tuple[str, bool]:
     return query, flag != "false"
 
 
-def _authorization(state: EmulatorState, caller: Caller, project: str, req: Request) -> ServiceResult:
+def authorization(state: EmulatorState, caller: Caller, project: str, req: Request) -> ServiceResult:
     query, want_json = _read_authorization(req.body)
     security = state.security
     with security.lock:
@@ -106,19 +92,10 @@ def _authorization(state: EmulatorState, caller: Caller, project: str, req: Requ
             raise odps_errors.security_parse_error(line, column, exc.message) from None
         except ast.NotSupported as exc:
             raise odps_errors.not_implemented(exc.what) from None
-        output = _Session(state, caller, info).run(statement)
+        output = Session(state, caller, info).run(statement)
     payload = json.dumps(output.value) if want_json else output.text
-    body = f"{_XML_HEAD}<Authorization><Result>{escape(payload)}</Result></Authorization>"
+    body = f"{XML_HEAD}<Authorization><Result>{escape(payload)}</Result></Authorization>"
     return ServiceResult(Response.xml(body), statement=query, mutated=output.mutated)
-
-
-@dataclass
-class Output:
-    """One statement's answer in both forms, and whether it changed state."""
-
-    value: Any
-    text: str
-    mutated: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,23 +107,10 @@ class Resolved:
     id: str
 
 
-@dataclass
-class _Row:
-    flag: str
-    resource: str
-    actions: list[str]
-
-
-@dataclass
-class _Group:
-    header: str
-    rows: list[_Row]
-
-
 # --- statements ------------------------------------------------------------------------------------------
 
 
-class _Session:
+class Session:
     """Runs one parsed statement for one caller in one project (the security lock is held)."""
 
     def __init__(self, state: EmulatorState, caller: Caller, project: ProjectSecurity) -> None:
@@ -370,15 +334,12 @@ class _Session:
         role = self.role(stmt.role)
         self.require("DescribeRole", self.role_resource(role.name))
         users = sorted((self.user_display(k) for k in role.members), key=str.lower)
-        acl = [_Group(f"role/{role.name}", self.grantee_rows("role", role.name))]
-        policy = [_Group(f"role/{role.name}", self.policy_rows(role.policy))]
+        acl = [Group(f"role/{role.name}", self.grantee_rows("role", role.name))]
+        policy = [Group(f"role/{role.name}", self.policy_rows(role.policy))]
         value = {"Name": role.name, "Type": role.role_type, "Users": users}
-        value.update(_json_sections(acl=acl, policy=policy))
+        value.update(json_sections(acl=acl, policy=policy))
         text = (
-            "[users]\n"
-            + "".join(f"{u}\n" for u in users)
-            + "\n"
-            + _text_sections(acl=acl, policy=policy, headers=False)
+            "[users]\n" + "".join(f"{u}\n" for u in users) + "\n" + text_sections(acl=acl, policy=policy, headers=False)
         )
         return Output(value, text)
 
@@ -488,18 +449,18 @@ class _Session:
 
     # -- read-back --
 
-    def grantee_rows(self, kind: str, key: str) -> list[_Row]:
+    def grantee_rows(self, kind: str, key: str) -> list[Row]:
         """ACL lines of one grantee, project first, as ``projects/<p>/tables/<t>: Describe | Select``."""
         entries = sorted(
             (e for e in self.p.acl if e.grantee_kind == kind and e.grantee == key),
             key=lambda e: (e.object_type != "project", e.object_type, e.object_name),
         )
         return [
-            _Row("A", object_path(self.p.name, e.object_type, e.object_name), ordered_actions(e.object_type, e.actions))
+            Row("A", object_path(self.p.name, e.object_type, e.object_name), ordered_actions(e.object_type, e.actions))
             for e in entries
         ]
 
-    def policy_rows(self, policy: str | None, *, project_policy: bool = False) -> list[_Row]:
+    def policy_rows(self, policy: str | None, *, project_policy: bool = False) -> list[Row]:
         if not policy:
             return []
         rows = []
@@ -507,34 +468,34 @@ class _Session:
         for statement in parse_policy(policy, project_policy=project_policy):
             if project_policy and not statement.applies_to(forms):
                 continue
-            actions = [_action_title(a) for a in statement.actions]
+            actions = [action_title(a) for a in statement.actions]
             for resource in statement.resources:
                 shown = resource.split(":", 3)[3] if resource.startswith("acs:odps:") else resource
-                rows.append(_Row("A" if statement.effect == "Allow" else "D", shown, actions))
+                rows.append(Row("A" if statement.effect == "Allow" else "D", shown, actions))
         return rows
 
-    def grants_of(self, key: str, display: str) -> tuple[list[str], list[_Group], list[_Group], list[_Group]]:
+    def grants_of(self, key: str, display: str) -> tuple[list[str], list[Group], list[Group], list[Group]]:
         """(roles, implicit, ACL, policy) groups of one user principal."""
         roles = self.p.roles_of(key)
         implicit = []
         if key == self.p.owner_key:
             implicit.append(
-                _Group(self.p.owner_display, [_Row("A", object_path(self.p.name, "project", None), ["Project Owner"])])
+                Group(self.p.owner_display, [Row("A", object_path(self.p.name, "project", None), ["Project Owner"])])
             )
-        acl = [_Group(f"user/{display}", self.grantee_rows("user", key))]
-        acl += [_Group(f"role/{r.name}", self.grantee_rows("role", r.name)) for r in roles]
-        policy = [_Group(f"role/{r.name}", self.policy_rows(r.policy)) for r in roles]
+        acl = [Group(f"user/{display}", self.grantee_rows("user", key))]
+        acl += [Group(f"role/{r.name}", self.grantee_rows("role", r.name)) for r in roles]
+        policy = [Group(f"role/{r.name}", self.policy_rows(r.policy)) for r in roles]
         if key == principal_key(self.caller):
-            policy.append(_Group(f"project/{self.p.name}", self.policy_rows(self.p.policy, project_policy=True)))
+            policy.append(Group(f"project/{self.p.name}", self.policy_rows(self.p.policy, project_policy=True)))
         return [r.name for r in roles], implicit, acl, policy
 
     def _do_ShowGrants(self, stmt: ast.ShowGrants) -> Output:
         if stmt.role is not None:
             role = self.role(stmt.role)
             self.require("DescribeRole", self.role_resource(role.name))
-            acl = [_Group(f"role/{role.name}", self.grantee_rows("role", role.name))]
-            policy = [_Group(f"role/{role.name}", self.policy_rows(role.policy))]
-            return Output(_json_sections(acl=acl, policy=policy), _text_sections(acl=acl, policy=policy))
+            acl = [Group(f"role/{role.name}", self.grantee_rows("role", role.name))]
+            policy = [Group(f"role/{role.name}", self.policy_rows(role.policy))]
+            return Output(json_sections(acl=acl, policy=policy), text_sections(acl=acl, policy=policy))
         if stmt.principal is None:
             key, display = principal_key(self.caller), self.caller_member()[1]
         else:
@@ -546,28 +507,28 @@ class _Session:
                 raise odps_errors.principal_not_in_project(who.display, self.p.name)
         roles, implicit, acl, policy = self.grants_of(key, display)
         value = {"Roles": roles}
-        value.update(_json_sections(implicit=implicit, acl=acl, policy=policy))
+        value.update(json_sections(implicit=implicit, acl=acl, policy=policy))
         text = (
             "[roles]\n"
             + "".join(f"{r}\n" for r in roles)
             + "\n"
-            + _text_sections(implicit=implicit, acl=acl, policy=policy)
+            + text_sections(implicit=implicit, acl=acl, policy=policy)
         )
         return Output(value, text)
 
-    def object_acl(self, ref: ast.ObjectRef) -> tuple[list[_Row], list[_Row]]:
+    def object_acl(self, ref: ast.ObjectRef) -> tuple[list[Row], list[Row]]:
         """(implicit rows, ACL rows) on one object, principals in ``kind/name(resource)`` form."""
         self.require("ShowAcl", resource_name(self.p.name, ref.object_type, ref.name.lower()))
         object_type, name = self.target(ref)
         wildcard = name.endswith("*")
-        implicit = [_Row("AG", f"project_owner/{self.p.owner_display}", ["All"])]
+        implicit = [Row("AG", f"project_owner/{self.p.owner_display}", ["All"])]
         for role_name in ("super_administrator", "admin"):
             for key in sorted(self.p.roles[role_name].members):
-                implicit.append(_Row("AG", f"{role_name}/{self.user_display(key)}", ["All"]))
+                implicit.append(Row("AG", f"{role_name}/{self.user_display(key)}", ["All"]))
         if object_type == "table" and not wildcard:
             meta = self.state.engine.get_table(self.p.name, name)
             if meta is not None and meta.owner:
-                implicit.append(_Row("AG", f"object_creator/{meta.owner}", ["All"]))
+                implicit.append(Row("AG", f"object_creator/{meta.owner}", ["All"]))
         rows = []
         for entry in self.p.acl:
             if entry.object_type != object_type:
@@ -580,17 +541,17 @@ class _Session:
                 if object_type == "project"
                 else resource_name(self.p.name, object_type, entry.object_name)
             )
-            rows.append(_Row("A", f"{entry.grantee_kind}/{who}({where})", ordered_actions(object_type, entry.actions)))
+            rows.append(Row("A", f"{entry.grantee_kind}/{who}({where})", ordered_actions(object_type, entry.actions)))
         rows.sort(key=lambda r: r.resource.lower())
         return implicit, rows
 
     def _do_ShowAcl(self, stmt: ast.ShowAcl) -> Output:
         implicit, rows = self.object_acl(stmt.target)
-        return _object_acl_output(implicit, rows)
+        return object_acl_output(implicit, rows)
 
     def _do_ShowGrantsOn(self, stmt: ast.ShowGrantsOn) -> Output:
         implicit, rows = self.object_acl(stmt.target)
-        return _object_acl_output(implicit, rows)
+        return object_acl_output(implicit, rows)
 
     def _do_GetPolicy(self, stmt: ast.GetPolicy) -> Output:
         if stmt.role is None:
@@ -601,208 +562,3 @@ class _Session:
         self.require("GetPolicy", self.role_resource(role.name))
         text = role.policy or EMPTY_ROLE_POLICY
         return Output(json.loads(text), text)
-
-
-def _action_title(pattern: str) -> str:
-    """``select`` -> ``Select`` for display (patterns such as ``create*`` keep their stem's case)."""
-    for actions in ACTIONS.values():
-        for action in actions:
-            if action.lower() == pattern:
-                return action
-    return pattern if "*" in pattern else pattern[:1].upper() + pattern[1:]
-
-
-def _entry_json(header: str, row: _Row) -> dict[str, Any]:
-    return {
-        "Principal": [header],
-        "Resource": [row.resource],
-        "Action": row.actions,
-        "Effect": "Allow" if row.flag.startswith("A") else "Deny",
-    }
-
-
-def _json_sections(
-    *, implicit: list[_Group] | None = None, acl: list[_Group] | None = None, policy: list[_Group] | None = None
-) -> dict[str, Any]:
-    """The JSON form: ``{"Implicit": [...], "ACL": {"": [...]}, "Policy": {"": [...]}}``, one entry per text line."""
-    value: dict[str, Any] = {}
-    if implicit is not None:
-        value["Implicit"] = [_entry_json(g.header, r) for g in implicit for r in g.rows]
-    for key, groups in (("ACL", acl), ("Policy", policy)):
-        if groups is not None:
-            entries = [_entry_json(g.header, r) for g in groups for r in g.rows]
-            value[key] = {"": entries} if entries else {}
-    return value
-
-
-def _text_sections(
-    *,
-    implicit: list[_Group] | None = None,
-    acl: list[_Group] | None = None,
-    policy: list[_Group] | None = None,
-    headers: bool = True,
-) -> str:
-    """The odpscmd text form: ``Authorization Type: ...`` blocks of ``[header]`` and flag-tab-resource lines."""
-    blocks = []
-    for title, groups in (("Implicit", implicit), ("ACL", acl), ("Policy", policy)):
-        lines = []
-        for group in groups or []:
-            if not group.rows:
-                continue
-            if headers:
-                lines.append(f"[{group.header}]")
-            lines += [f"{r.flag}\t{r.resource}: {' | '.join(r.actions)}" for r in group.rows]
-        if lines:
-            blocks.append(f"Authorization Type: {title}\n" + "\n".join(lines) + "\n")
-    return "\n".join(blocks)
-
-
-def _object_acl_output(implicit: list[_Row], rows: list[_Row]) -> Output:
-    """``SHOW ACL FOR`` / ``SHOW GRANTS ON``: the principal (with the object in brackets) is the line's subject."""
-    value = {
-        "Implicit": [{"Action": r.actions, "Principal": [r.resource], "GrantOption": True} for r in implicit],
-        "ACL": {"": [{"Action": r.actions, "Principal": [r.resource]} for r in rows]} if rows else {},
-    }
-    text = "Authorization Type: Implicit\n" + "".join(
-        f"{r.flag}\t{r.resource}: {' | '.join(r.actions)}\n" for r in implicit
-    )
-    if rows:
-        text += "\nAuthorization Type: ACL\n" + "".join(
-            f"{r.flag}\t{r.resource}: {' | '.join(r.actions)}\n" for r in rows
-        )
-    return Output(value, text)
-
-
-# --- REST: users, roles, policies ------------------------------------------------------------------------
-
-
-def _xml(body: str) -> ServiceResult:
-    return ServiceResult(Response.xml(_XML_HEAD + body))
-
-
-def _user_xml(uid: str, display: str) -> str:
-    return f"<User><ID>{escape(uid)}</ID><DisplayName>{escape(display)}</DisplayName><Comment></Comment></User>"
-
-
-def _role_xml(role: Role) -> str:
-    return f"<Role><Name>{escape(role.name)}</Name><Comment>{escape(role.comment)}</Comment></Role>"
-
-
-def _session(state: EmulatorState, caller: Caller, project: str) -> _Session:
-    return _Session(state, caller, state.security.require_member(caller, project))
-
-
-def _find_user(session: _Session, ident: str) -> tuple[str, str, str]:
-    """(key, REST id, display) of a member named by display name (any principal form) or by REST id."""
-    p = session.p
-    if "$" in ident:
-        try:
-            key = session.resolve_known(ast.Principal(ident, True, 0)).key
-        except OdpsError:
-            key = ""
-        if key == p.owner_key:
-            return key, p.owner_account, p.owner_display
-        if key in p.members:
-            member = p.members[key]
-            return key, member.id, member.display
-    else:
-        if ident == p.owner_account:
-            return p.owner_key, p.owner_account, p.owner_display
-        for member in p.members.values():
-            if member.id == ident:
-                return member.key, member.id, member.display
-    raise odps_errors.no_such_object(f"user {ident} in project {p.name}")
-
-
-def _users(state: EmulatorState, caller: Caller, project: str, req: Request, rest: list[str]) -> ServiceResult:
-    if req.method != "GET":
-        raise odps_errors.method_not_allowed(req.method, req.path)
-    with state.security.lock:
-        session = _session(state, caller, project)
-        if len(rest) == 1:
-            session.require("ListUsers")
-            return _xml("<Users>" + "".join(_user_xml(i, d) for i, d in session.member_rows()) + "</Users>")
-        key, uid, display = _find_user(session, "/".join(rest[1:]))
-        is_self = key == principal_key(caller)
-        if "roles" in req.query:
-            if not is_self:
-                session.require("ListUserRoles")
-            return _xml("<Roles>" + "".join(_role_xml(r) for r in session.p.roles_of(key)) + "</Roles>")
-        if not is_self:
-            session.require("ListUsers")
-        return _xml(_user_xml(uid, display))
-
-
-def _roles(state: EmulatorState, caller: Caller, project: str, req: Request, rest: list[str]) -> ServiceResult:
-    query = req.query
-    with state.security.lock:
-        session = _session(state, caller, project)
-        p = session.p
-        if len(rest) == 1 and req.method == "GET":
-            session.require("ListRoles")
-            prefix = query.get("name", "").lower()
-            roles = sorted((r for r in p.roles.values() if r.name.startswith(prefix)), key=lambda r: r.name)
-            return _xml("<Roles>" + "".join(_role_xml(r) for r in roles) + "</Roles>")
-        if len(rest) != 2:
-            raise odps_errors.no_such_object(req.path)
-        role = session.role(rest[1])
-        resource = session.role_resource(role.name)
-        if "policy" in query:
-            if req.method == "GET":
-                session.require("GetPolicy", resource)
-                text = role.policy or EMPTY_ROLE_POLICY
-                return ServiceResult(Response(body=text.encode(), content_type="application/json"))
-            if req.method == "PUT":
-                session.require("AlterRole", resource)
-                if role.builtin:
-                    raise session.forbid(f"the policy of built-in role {role.name} cannot be changed.")
-                role.policy = _policy_body(req.body, project_policy=False)
-                return ServiceResult(Response(status=200), mutated=True)
-            raise odps_errors.method_not_allowed(req.method, req.path)
-        if req.method != "GET":
-            raise odps_errors.method_not_allowed(req.method, req.path)
-        if "users" in query:
-            session.require("ListRolePrincipals", resource)
-            users = sorted(
-                ((p.members[k].id, p.members[k].display) for k in role.members if k in p.members),
-                key=lambda u: u[1].lower(),
-            )
-            return _xml("<Users>" + "".join(_user_xml(i, d) for i, d in users) + "</Users>")
-        if not p.holds(caller, role.name):
-            session.require("DescribeRole", resource)
-        return _xml(_role_xml(role))
-
-
-def _policy_body(body: bytes, *, project_policy: bool) -> str | None:
-    """Validate a policy document from a PUT body; an empty body (project policy only) clears it."""
-    if len(body) > MAX_POLICY_BYTES:
-        raise odps_errors.invalid_policy(f"policy is {len(body)} bytes, limit {MAX_POLICY_BYTES}")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise odps_errors.invalid_policy("policy is not UTF-8") from None
-    if not text.strip():
-        if project_policy:
-            return None
-        raise odps_errors.invalid_policy("empty policy")
-    try:
-        parse_policy(text, project_policy=project_policy)
-    except PolicyError as exc:
-        raise odps_errors.invalid_policy(str(exc)) from None
-    return text
-
-
-def _project_policy(state: EmulatorState, caller: Caller, project: str, req: Request) -> ServiceResult:
-    if "policy" not in req.query:
-        state.security.require_member(caller, project)
-        raise odps_errors.not_implemented(f"{req.method} on a project other than ?policy")
-    with state.security.lock:
-        session = _session(state, caller, project)
-        if req.method == "GET":
-            session.require("GetPolicy")
-            return ServiceResult(Response(body=(session.p.policy or "").encode(), content_type="application/json"))
-        if req.method == "PUT":
-            session.require("SetPolicy")
-            session.p.policy = _policy_body(req.body, project_policy=True)
-            return ServiceResult(Response(status=200), mutated=True)
-    raise odps_errors.method_not_allowed(req.method, req.path)
