@@ -236,3 +236,26 @@ def test_seed_file_describes_other_projects(tmp_path: Path) -> None:
             assert [list(r.values) for r in reader] == [[3]]
     finally:
         assert _stop(proc) == 0
+
+
+def test_the_console_script_prints_the_same_ready_line() -> None:
+    script = Path(sys.executable).with_name("clarityq-emulator")
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    proc = subprocess.Popen(
+        [str(script), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    assert proc.stdout is not None
+    try:
+        info = json.loads(proc.stdout.readline())
+    finally:
+        assert _stop(proc) == 0
+    assert set(info) == {
+        "maxcompute_endpoint",
+        "ram_endpoint",
+        "sts_endpoint",
+        "account_id",
+        "access_key_id",
+        "access_key_secret",
+        "project",
+    }
+    assert info["maxcompute_endpoint"].startswith("http://127.0.0.1:") and info["maxcompute_endpoint"].endswith("/api")

@@ -17,11 +17,12 @@ import ipaddress
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from clarityq_emulator.core.clock import MAX_OFFSET_S
 from clarityq_emulator.core.dispatch import Emulator
 from clarityq_emulator.core.faults import Fault
 from clarityq_emulator.core.limits import BodyError, Limits, read_body
@@ -30,7 +31,13 @@ from clarityq_emulator.core.limits import BodyError, Limits, read_body
 class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    advance: float = 0.0
+    advance: float = Field(default=0.0, ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)
+
+
+class ResetRequest(BaseModel):
+    """``POST /_emulator/reset`` takes no fields; an empty object (or no body) is the request."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
@@ -100,11 +107,14 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
 
     async def move_clock(request: StarletteRequest) -> JSONResponse:
         change = ClockChange.model_validate(await body_json(request))
-        offset = emulator.state.advance_clock(change.advance)
+        try:
+            offset = emulator.state.advance_clock(change.advance)
+        except ValueError as exc:
+            raise ValueError(f"advance: {exc}") from None
         return JSONResponse({"offset": offset})
 
     async def reset(request: StarletteRequest) -> JSONResponse:
-        await body_json(request)  # no fields, but a malformed body is still refused
+        ResetRequest.model_validate(await body_json(request))
         emulator.reset()
         return JSONResponse({"reset": True})
 
