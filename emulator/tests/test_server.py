@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -168,3 +169,16 @@ def test_fifty_concurrent_clients_all_succeed(clarityq_emulator: RunningEmulator
     assert failures == []
     assert sorted(r[0][0] for r in results) == list(range(50))
     assert all(r[0][1] == 6 for r in results)
+
+
+def test_keep_alive_round_trips_are_not_held_by_delayed_acks(clarityq_emulator: RunningEmulator) -> None:
+    # Head and body leave in two writes: without TCP_NODELAY each answer waits ~40 ms for an ACK.
+    conn = http.client.HTTPConnection(clarityq_emulator.host, clarityq_emulator.port, timeout=10)
+    timings = []
+    for _ in range(30):
+        started = time.perf_counter()
+        conn.request("GET", "/api/projects/clarityq_demo")
+        conn.getresponse().read()
+        timings.append(time.perf_counter() - started)
+    conn.close()
+    assert sorted(timings)[15] < 0.02

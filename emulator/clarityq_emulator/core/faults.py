@@ -1,37 +1,43 @@
 """Scripted failures for the next requests that match: throttling, 5xx, latency, connection resets.
 
-Tests queue them through ``POST /_emulator/faults``; the body is validated by :class:`Fault`
-(unknown fields, wrong types, NaN and out-of-range numbers are refused with a 400 naming them).
+Tests queue them through ``POST /_emulator/faults``. :class:`Fault` carries its own validation
+rules (read by pydantic in the test-support API, which imports it only when a body arrives):
+unknown fields, wrong types, NaN and out-of-range numbers are refused with a 400 naming them.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Le, MaxLen
 
 #: Longest injectable latency, in seconds, and most queued faults.
 MAX_FAULT_DELAY_S = 120.0
 MAX_QUEUED_FAULTS = 1000
 
+_Text = Annotated[str, MaxLen(4096)]
 
-class Fault(BaseModel):
+
+@dataclass(frozen=True)
+class Fault:
     """Applies to the next ``count`` requests matching every given filter (substrings; action and
     statement case-insensitive). With only ``delay`` it adds latency and then serves the request."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid", "allow_inf_nan": False}
 
-    count: int = Field(default=1, ge=1, le=1_000_000)
-    service: str | None = Field(default=None, pattern="^(maxcompute|ram|sts)$")
-    action: str | None = Field(default=None, max_length=256)
-    path: str | None = Field(default=None, max_length=2048)
-    statement: str | None = Field(default=None, max_length=4096)
-    method: str | None = Field(default=None, max_length=16)
-    status: int | None = Field(default=None, ge=400, le=599)
-    code: str | None = Field(default=None, max_length=128)
-    delay: float = Field(default=0.0, ge=0.0, le=MAX_FAULT_DELAY_S)
+    count: Annotated[int, Ge(1), Le(1_000_000)] = 1
+    service: Literal["maxcompute", "ram", "sts"] | None = None
+    action: _Text | None = None
+    path: _Text | None = None
+    statement: _Text | None = None
+    method: Annotated[str, MaxLen(16)] | None = None
+    status: Annotated[int, Ge(400), Le(599)] | None = None
+    code: Annotated[str, MaxLen(128)] | None = None
+    delay: Annotated[float, Ge(0.0), Le(MAX_FAULT_DELAY_S)] = 0.0
     reset: bool = False
-    retry_after_ms: int = Field(default=1000, ge=0, le=3_600_000)
+    retry_after_ms: Annotated[int, Ge(0), Le(3_600_000)] = 1000
 
     def matches(self, service: str, method: str, path: str, action: str | None, statement: str | None) -> bool:
         return (
@@ -61,6 +67,8 @@ class FaultQueue:
 
     def take(self, service: str, method: str, path: str, action: str | None, statement: str | None) -> Fault | None:
         """The first matching fault, with one use consumed; None when none matches."""
+        if not self._faults:
+            return None
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if fault.matches(service, method, path, action, statement):

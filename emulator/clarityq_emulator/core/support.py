@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from annotated_types import Ge, Le
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -28,16 +29,31 @@ from clarityq_emulator.core.faults import Fault
 from clarityq_emulator.core.limits import BodyError, Limits, read_body
 
 
-class ClockChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+@dataclass(frozen=True)
+class ClockChange:
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid", "allow_inf_nan": False}
 
-    advance: float = Field(default=0.0, ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)
+    advance: Annotated[float, Ge(-MAX_OFFSET_S), Le(MAX_OFFSET_S)] = 0.0
 
 
-class ResetRequest(BaseModel):
+@dataclass(frozen=True)
+class ResetRequest:
     """``POST /_emulator/reset`` takes no fields; an empty object (or no body) is the request."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+
+T = TypeVar("T")
+
+
+def _validated(kind: type[T], data: dict[str, Any]) -> T:
+    """``data`` as a ``kind``; ValueError naming each bad field. pydantic is imported on first use only."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(kind).validate_python(data)
+    except ValidationError as exc:
+        raise ValueError(_validation_message(exc)) from None
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
@@ -52,7 +68,7 @@ def _is_loopback(request: StarletteRequest) -> bool:
         return False
 
 
-def _validation_message(exc: ValidationError) -> str:
+def _validation_message(exc: Any) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "body"
@@ -82,8 +98,6 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
                 return result
             except BodyError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status, headers={"Connection": "close"})
-            except ValidationError as exc:
-                return _error(_validation_message(exc))
             except ValueError as exc:
                 return _error(str(exc))
 
@@ -97,7 +111,7 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
         return JSONResponse({"cleared": True})
 
     async def add_fault(request: StarletteRequest) -> JSONResponse:
-        fault = Fault.model_validate(await body_json(request))
+        fault = _validated(Fault, await body_json(request))
         pending = emulator.faults.add(fault)
         return JSONResponse({"queued": True, "pending": pending}, status_code=201)
 
@@ -106,7 +120,7 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
         return JSONResponse({"cleared": True})
 
     async def move_clock(request: StarletteRequest) -> JSONResponse:
-        change = ClockChange.model_validate(await body_json(request))
+        change = _validated(ClockChange, await body_json(request))
         try:
             offset = emulator.state.advance_clock(change.advance)
         except ValueError as exc:
@@ -114,7 +128,7 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
         return JSONResponse({"offset": offset})
 
     async def reset(request: StarletteRequest) -> JSONResponse:
-        ResetRequest.model_validate(await body_json(request))
+        _validated(ResetRequest, await body_json(request))
         emulator.reset()
         return JSONResponse({"reset": True})
 
