@@ -217,9 +217,9 @@ def test_supported_column_types(engine: SqlEngine, written: str, stored: str) ->
 @pytest.mark.parametrize(
     ("written", "named", "code"),
     [
-        ("ARRAY<BIGINT>", "array<bigint>", SEMANTIC_ERROR),
-        ("MAP<STRING, BIGINT>", "map<string, bigint>", SEMANTIC_ERROR),
-        ("STRUCT<a:INT>", "struct<a: int>", SEMANTIC_ERROR),
+        ("ARRAY<INTERVAL>", "interval", SEMANTIC_ERROR),
+        ("MAP<ARRAY<INT>, BIGINT>", "map<array<int>,bigint> (a map key must be a primitive type)", SEMANTIC_ERROR),
+        ("STRUCT<a:INT, A:STRING>", "struct<a:int,a:string> (field a is repeated)", SEMANTIC_ERROR),
         ("INTERVAL", "interval", SEMANTIC_ERROR),
         ("JSON", "json", SEMANTIC_ERROR),
         ("DECIMAL(40, 2)", "decimal(40,2)", SEMANTIC_ERROR),
@@ -237,9 +237,9 @@ def test_unsupported_column_types_are_rejected_by_name(engine: SqlEngine, writte
 @pytest.mark.parametrize(
     "sql",
     [
-        "CREATE TABLE bad (id BIGINT) STORED AS ALIORC",
         "CREATE EXTERNAL TABLE bad (id BIGINT)",
-        "CREATE TABLE bad (id BIGINT NOT NULL)",
+        "CREATE TABLE bad (id BIGINT) CLUSTERED BY (nope) INTO 4 BUCKETS",
+        "CREATE TABLE bad (m MAP<ARRAY<INT>, STRING>)",
         "CREATE TABLE bad (id BIGINT, id STRING)",
         "CREATE TABLE bad (id BIGINT) PARTITIONED BY (id STRING)",
         'CREATE TABLE `bad"name` (id BIGINT)',
@@ -474,7 +474,7 @@ def test_table_column_types_come_back_from_select(engine: SqlEngine) -> None:
     assert result.rows == [(1, "a", Decimal("1.50"), dt.datetime(2024, 1, 2, 3, 4, 5))]
 
 
-@pytest.mark.parametrize("expression", ["INTERVAL 1 DAY", "ARRAY(1, 2)"])
+@pytest.mark.parametrize("expression", ["INTERVAL 1 DAY"])
 def test_result_types_without_maxcompute_equivalent_are_rejected(engine: SqlEngine, expression: str) -> None:
     err = _error(engine, f"SELECT {expression}")
     assert err.code == SEMANTIC_ERROR
@@ -651,8 +651,8 @@ def test_quoting_tricks_stay_identifiers(engine: SqlEngine) -> None:
     [
         ("UPDATE t1 SET name = 'x'", SEMANTIC_ERROR),
         ("DELETE FROM t1 WHERE id = 1", SEMANTIC_ERROR),
-        ("ALTER TABLE pt ADD PARTITION (ds='1', region='x')", SEMANTIC_ERROR),
-        ("CREATE VIEW v AS SELECT 1", SEMANTIC_ERROR),
+        ("ALTER TABLE pt TOUCH", SEMANTIC_ERROR),
+        ("ALTER TABLE pt ADD PARTITION (ds='1', nope='x')", PARTITION_ERROR),
         ("GRANT Select ON TABLE t1 TO USER bob", PARSE_ERROR),
         ("EXPLAIN SELECT 1", PARSE_ERROR),
         ("SHOW GRANTS", SEMANTIC_ERROR),
@@ -860,7 +860,7 @@ def test_create_table_rejects_bad_values_atomically(engine: SqlEngine) -> None:
         engine.create_table("demo", "t1", [Column("id", "bigint")])
     assert info.value.code == TABLE_EXISTS
     with pytest.raises(SqlError):
-        engine.create_table("demo", "bad", [Column("id", "array<bigint>")])
+        engine.create_table("demo", "bad", [Column("id", "array<interval>")])
 
 
 def test_read_rows_for_downloads(engine: SqlEngine) -> None:

@@ -292,7 +292,9 @@ def test_corrupt_uploads_are_rejected(mutate: Any, message: str) -> None:
         (Column("x", "decimal(10,2)"), Decimal("NaN")),
         (Column("x", "datetime"), "2024-01-01"),
         (Column("x", "date"), 19724),
-        (Column("x", "array<bigint>"), [1]),
+        (Column("x", "array<bigint>"), ["1"]),
+        (Column("x", "map<string,bigint>"), [1]),
+        (Column("x", "struct<a:bigint>"), {"a": 1, "b": 2}.values()),
     ],
 )
 def test_values_that_do_not_fit_are_refused(column: Column, value: Any) -> None:

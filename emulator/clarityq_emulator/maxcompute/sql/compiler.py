@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokenizer_core import Token, TokenType
 
+from clarityq_emulator.maxcompute.sql.alter import AlterAction, parse_alter
 from clarityq_emulator.maxcompute.sql.catalog import StatementAccess, TableMeta, TableRef
 from clarityq_emulator.maxcompute.sql.dialect import FunctionArgumentError, MaxCompute
 from clarityq_emulator.maxcompute.sql.errors import PARSE_ERROR, SEMANTIC_ERROR, SqlError, sql_error
@@ -33,6 +35,9 @@ class Statement:
     setting: tuple[str, str] | None = None
     show_project: str | None = None
     show_pattern: str | None = None
+    alter: AlterAction | None = None
+    range_cluster: bool = False
+    view_text: str | None = None
 
 
 def token_pos(token: Token) -> tuple[int, int]:
@@ -126,9 +131,14 @@ class Compiler:
             return self._compile_set(script, tokens, pos)
         if word == "SHOW":
             return self._compile_show(script, tokens, pos)
-        lifecycle = None
+        if word == "ALTER":
+            action = parse_alter(script, tokens, pos)
+            return Statement("alter", pos, node=action.table, alter=action)
+        lifecycle, range_cluster, view_text = None, False, None
         if word == "CREATE":
             tokens, lifecycle = self._strip_lifecycle(tokens)
+            tokens, range_cluster = _strip_range(tokens)
+            view_text = _view_text(script, tokens)
         try:
             parsed = self._dialect.parser(error_level=ErrorLevel.IMMEDIATE).parse(tokens, script)
         except ParseError as err:
@@ -138,7 +148,8 @@ class Compiler:
         node = parsed[0] if len(parsed) == 1 else None
         if not isinstance(node, exp.Expression):
             raise sql_error(PARSE_ERROR, "invalid statement", pos)
-        return Statement(self._kind_of(node, first, pos), pos, node, lifecycle)
+        kind = self._kind_of(node, first, pos)
+        return Statement(kind, pos, node, lifecycle, range_cluster=range_cluster, view_text=view_text)
 
     @staticmethod
     def _parse_error(err: ParseError, pos: tuple[int, int]) -> SqlError:
@@ -221,10 +232,10 @@ class Compiler:
             return "select"
         if isinstance(node, exp.Insert):
             return "insert"
-        if isinstance(node, exp.Create) and str(node.args.get("kind") or "").upper() == "TABLE":
-            return "create_table"
-        if isinstance(node, exp.Drop) and str(node.args.get("kind") or "").upper() == "TABLE":
-            return "drop_table"
+        if isinstance(node, exp.Create) and str(node.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+            return f"create_{str(node.args['kind']).lower()}"
+        if isinstance(node, exp.Drop) and str(node.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+            return f"drop_{str(node.args['kind']).lower()}"
         if isinstance(node, exp.Describe) and str(node.args.get("kind") or "TABLE").upper() == "TABLE":
             return "desc"
         if isinstance(node, exp.TruncateTable):
@@ -322,10 +333,19 @@ def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAc
         if parts.like is not None:
             reads.insert(0, resolve(parts.like, project, flags))
         return StatementAccess("create_table", reads=_dedupe(reads), creates=(resolve(parts.table, project, flags),))
-    if st.kind == "drop_table":
+    if st.kind == "create_view":
+        assert isinstance(node, exp.Create)
+        reads = read_refs(node.expression, project, flags, st.pos)
+        return StatementAccess(
+            "create_view", reads=_dedupe(reads), creates=(resolve(view_name(node, st.pos), project, flags),)
+        )
+    if st.kind in ("drop_table", "drop_view"):
         assert isinstance(node, exp.Drop)
         drops = [resolve(t, project, flags) for t in drop_tables(node, st.pos)]
-        return StatementAccess("drop_table", drops=_dedupe(drops))
+        return StatementAccess(st.kind, drops=_dedupe(drops))
+    if st.kind == "alter":
+        assert isinstance(node, exp.Table) and st.alter is not None
+        return StatementAccess("alter", alters=(resolve(node, project, flags),))
     if st.kind == "truncate":
         assert isinstance(node, exp.TruncateTable)
         writes = [resolve(t, project, flags) for t in truncate_tables(node, st.pos)]
@@ -339,6 +359,33 @@ def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAc
     return StatementAccess("show_tables", lists=(st.show_project or project,))
 
 
+def view_name(node: exp.Create, pos: tuple[int, int]) -> exp.Table:
+    this = node.this.this if isinstance(node.this, exp.Schema) else node.this
+    if not isinstance(this, exp.Table):
+        raise sql_error(PARSE_ERROR, "expected a view name", pos)
+    return this
+
+
+def _strip_range(tokens: list[Token]) -> tuple[list[Token], bool]:
+    """Drop the ``RANGE`` of ``RANGE CLUSTERED BY`` (sqlglot knows only hash clustering)."""
+    for index, token in enumerate(tokens[:-1]):
+        if token.text.upper() == "RANGE" and tokens[index + 1].text.upper() == "CLUSTERED":
+            return tokens[:index] + tokens[index + 1 :], True
+    return tokens, False
+
+
+def _view_text(script: str, tokens: list[Token]) -> str | None:
+    """The query of ``CREATE VIEW ... AS <query>`` as written, or None for other statements."""
+    if not any(t.text.upper() == "VIEW" for t in tokens[1:5]):
+        return None
+    depth = 0
+    for index, token in enumerate(tokens[:-1]):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
+        if depth == 0 and token.token_type == TokenType.ALIAS:
+            return script[tokens[index + 1].start : tokens[-1].end + 1].strip()
+    return None
+
+
 @dataclass
 class CreateParts:
     table: exp.Table
@@ -347,6 +394,8 @@ class CreateParts:
     comment: str
     like: exp.Table | None
     properties: dict[str, str]
+    stored_as: str | None = None
+    cluster: dict[str, Any] | None = None
 
 
 def create_parts(node: exp.Create, pos: tuple[int, int]) -> CreateParts:
@@ -376,6 +425,10 @@ def create_parts(node: exp.Create, pos: tuple[int, int]) -> CreateParts:
             parts.like = prop.this
         elif type(prop) is exp.Property:
             parts.properties[prop.name] = prop.args["value"].name if prop.args.get("value") else ""
+        elif isinstance(prop, exp.FileFormatProperty):
+            parts.stored_as = prop.name.upper()
+        elif isinstance(prop, exp.ClusteredByProperty):
+            parts.cluster = _cluster_info(prop, pos)
         else:
             raise sql_error(SEMANTIC_ERROR, f"table property {prop.sql(dialect=MaxCompute)} is not supported", pos)
     query = node.expression
@@ -386,6 +439,23 @@ def create_parts(node: exp.Create, pos: tuple[int, int]) -> CreateParts:
     if query is None and parts.like is None and not columns:
         raise sql_error(PARSE_ERROR, "CREATE TABLE needs columns, LIKE or AS SELECT", pos)
     return parts
+
+
+def _cluster_info(prop: exp.ClusteredByProperty, pos: tuple[int, int]) -> dict[str, Any]:
+    """``CLUSTERED BY (...) SORTED BY (...) INTO n BUCKETS`` as the table JSON's Reserved carries it."""
+    columns = [c.name.lower() for c in prop.expressions if isinstance(c, exp.Column)]
+    sort_cols = []
+    for item in prop.args.get("sorted_by") or []:
+        column = item.this if isinstance(item, exp.Ordered) else item
+        if not isinstance(column, exp.Column):
+            raise sql_error(PARSE_ERROR, "SORTED BY takes column names", pos)
+        desc = isinstance(item, exp.Ordered) and bool(item.args.get("desc"))
+        sort_cols.append({"col": column.name.lower(), "order": "DESC" if desc else "ASC"})
+    buckets = prop.args.get("buckets")
+    info: dict[str, Any] = {"ClusterType": "hash", "ClusterCols": columns, "SortCols": sort_cols}
+    if isinstance(buckets, exp.Literal):
+        info["BucketNum"] = int(buckets.this)
+    return info
 
 
 def insert_target(node: exp.Insert, pos: tuple[int, int]) -> tuple[exp.Table, list[str] | None]:

@@ -5,41 +5,27 @@ identifiers, double quotes for strings), same DDL shape (PARTITIONED BY, COMMENT
 This module adds what Hive lacks: MaxCompute's date functions, rewritten at parse time into
 expressions that generate valid DuckDB SQL, strict CAST, and unknown type names parsed as
 user-defined types so that they can be rejected by name instead of failing with an opaque
-"Expecting )".
-
-Nothing here touches DuckDB; the engine in ``sql.py`` uses this module.
+"Expecting )". Types and their DuckDB storage live in :mod:`.types`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.dialects.hive import Hive
-from sqlglot.errors import ParseError
-from sqlglot.expressions.datatypes import DType
 from sqlglot.parsers.hive import HiveParser
 from sqlglot.tokenizer_core import TokenType
 
 __all__ = [
     "FunctionArgumentError",
     "MaxCompute",
-    "UnsupportedTypeError",
-    "duckdb_type",
-    "mc_type_from_datatype",
-    "normalize_type",
-    "to_duckdb_types",
     "to_strftime",
 ]
 
 
 class FunctionArgumentError(Exception):
     """A MaxCompute function was called with arguments the rewrite cannot translate."""
-
-
-class UnsupportedTypeError(Exception):
-    """A column type that the emulator does not store; the argument is the type as written."""
 
 
 # Unit words of DATEADD / DATEDIFF / DATETRUNC / DATEPART, mapped to DuckDB date parts.
@@ -243,117 +229,3 @@ class MaxCompute(Hive):
         # CAST fails on bad input (odps.function.strictmode=true) instead of Hive's TRY_CAST.
         STRICT_CAST = True
         FUNCTIONS = {**HiveParser.FUNCTIONS, **_REWRITES}
-
-
-# ---------------------------------------------------------------------------------------------
-# Types
-# ---------------------------------------------------------------------------------------------
-
-_DT = DType
-
-_SIMPLE_TYPES: dict[DType, str] = {
-    _DT.BIGINT: "bigint",
-    _DT.INT: "int",
-    _DT.SMALLINT: "smallint",
-    _DT.TINYINT: "tinyint",
-    _DT.TEXT: "string",
-    _DT.DOUBLE: "double",
-    _DT.FLOAT: "float",
-    _DT.DATETIME: "datetime",
-    _DT.DATE: "date",
-    _DT.BOOLEAN: "boolean",
-    _DT.TIMESTAMP: "timestamp",
-    _DT.BINARY: "binary",
-}
-
-_DUCKDB_TYPES: dict[str, str] = {
-    "bigint": "BIGINT",
-    "int": "INTEGER",
-    "smallint": "SMALLINT",
-    "tinyint": "TINYINT",
-    "string": "VARCHAR",
-    "double": "DOUBLE",
-    "float": "FLOAT",
-    # MaxCompute DATETIME has millisecond precision; TIMESTAMP has nanoseconds.
-    "datetime": "TIMESTAMP_MS",
-    "date": "DATE",
-    "boolean": "BOOLEAN",
-    "timestamp": "TIMESTAMP_NS",
-    "binary": "BLOB",
-    # A DECIMAL without precision is the legacy 1.0 decimal; store it with the widest 2.0 shape.
-    "decimal": "DECIMAL(38,18)",
-}
-
-_PARAMETRIC = re.compile(r"^(decimal|varchar|char)\((\d+)(?:,(\d+))?\)$")
-
-
-def _type_params(dt: exp.DataType) -> list[int]:
-    params: list[int] = []
-    for param in dt.expressions:
-        value = param.this if isinstance(param, exp.DataTypeParam) else param
-        if not isinstance(value, exp.Literal) or value.is_string:
-            raise UnsupportedTypeError(dt.sql(dialect=MaxCompute).lower())
-        params.append(int(value.this))
-    return params
-
-
-def mc_type_from_datatype(dt: exp.DataType) -> str:
-    """MaxCompute type name (lower case, no spaces) of a parsed column type; reject the rest."""
-    written = dt.sql(dialect=MaxCompute).lower().replace(" ", "")
-    if dt.this in _SIMPLE_TYPES:
-        if dt.expressions:
-            raise UnsupportedTypeError(written)
-        return _SIMPLE_TYPES[dt.this]
-    params = _type_params(dt)
-    if dt.this == _DT.DECIMAL:
-        if not params:
-            return "decimal"
-        if len(params) > 2:
-            raise UnsupportedTypeError(written)
-        precision, scale = params[0], (params[1] if len(params) == 2 else 0)
-        if not 1 <= precision <= 38 or not 0 <= scale <= min(precision, 18):
-            raise UnsupportedTypeError(written)
-        return f"decimal({precision},{scale})"
-    if dt.this in (_DT.VARCHAR, _DT.CHAR):
-        name = "varchar" if dt.this == _DT.VARCHAR else "char"
-        if not params:
-            raise UnsupportedTypeError(f"{name} (a length is required)")
-        limit = 65535 if dt.this == _DT.VARCHAR else 255
-        if len(params) != 1 or not 1 <= params[0] <= limit:
-            raise UnsupportedTypeError(written)
-        return f"{name}({params[0]})"
-    raise UnsupportedTypeError(written)
-
-
-def normalize_type(text: str) -> str:
-    """Validate and canonicalise a MaxCompute type string (``DECIMAL(10, 2)`` -> ``decimal(10,2)``)."""
-    try:
-        dt = exp.DataType.build(text, dialect=MaxCompute)
-    except (ParseError, ValueError):
-        raise UnsupportedTypeError(text.strip().lower()) from None
-    return mc_type_from_datatype(dt)
-
-
-def duckdb_type(mc_type: str) -> str:
-    """DuckDB column type used to store a (normalised) MaxCompute type."""
-    if mc_type in _DUCKDB_TYPES:
-        return _DUCKDB_TYPES[mc_type]
-    match = _PARAMETRIC.match(mc_type)
-    if match is None:
-        raise UnsupportedTypeError(mc_type)
-    if match.group(1) == "decimal":
-        return f"DECIMAL({match.group(2)},{match.group(3) or 0})"
-    # VARCHAR(n) / CHAR(n): length is metadata only, as in DuckDB itself.
-    return "VARCHAR"
-
-
-def to_duckdb_types(node: exp.Expression) -> exp.Expression:
-    """Map MaxCompute TIMESTAMP (nanoseconds) to DuckDB TIMESTAMP_NS in a parsed statement.
-
-    Hive reads both DATETIME and TIMESTAMP; DuckDB would make both TIMESTAMP, and results of
-    ``CAST(x AS TIMESTAMP)`` would then be reported as DATETIME.
-    """
-    for data_type in node.find_all(exp.DataType):
-        if data_type.this == DType.TIMESTAMP:
-            data_type.set("this", DType.TIMESTAMP_NS)
-    return node

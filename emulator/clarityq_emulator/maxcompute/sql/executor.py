@@ -30,14 +30,13 @@ from clarityq_emulator.maxcompute.sql.catalog import (
     TABLE_NAME_RE,
     Column,
     ExecutionResult,
+    PartitionInfo,
     StatementAccess,
     TableMeta,
     TableRef,
     checked_column,
     copy_meta,
     desc_text,
-    meta_from_json,
-    meta_to_json,
 )
 from clarityq_emulator.maxcompute.sql.compiler import (
     Compiler,
@@ -51,8 +50,7 @@ from clarityq_emulator.maxcompute.sql.compiler import (
     resolve,
     source_tables,
 )
-from clarityq_emulator.maxcompute.sql.ddl import run_create, run_drop, run_truncate
-from clarityq_emulator.maxcompute.sql.dialect import UnsupportedTypeError, duckdb_type, to_duckdb_types
+from clarityq_emulator.maxcompute.sql.ddl import run_create, run_create_view, run_drop, run_truncate, store_table
 from clarityq_emulator.maxcompute.sql.errors import (
     CAST_ERROR,
     INTERNAL_ERROR,
@@ -66,12 +64,13 @@ from clarityq_emulator.maxcompute.sql.errors import (
     SqlError,
     sql_error,
 )
-from clarityq_emulator.maxcompute.sql.values import cast_sql, encode_value, format_epoch_ns, quote, result_type
-from clarityq_emulator.maxcompute.sql.writer import insert_values, materialize, plan_from_spec, run_insert, write
+from clarityq_emulator.maxcompute.sql.schema_change import run_alter
+from clarityq_emulator.maxcompute.sql.snapshot import dump_catalog, load_catalog
+from clarityq_emulator.maxcompute.sql.types import UnsupportedTypeError, to_duckdb_types
+from clarityq_emulator.maxcompute.sql.values import cast_sql, quote, result_type
+from clarityq_emulator.maxcompute.sql.writer import materialize, plan_from_spec, run_insert, write
 
 __all__ = ["SqlEngine"]
-
-_DUMP_FORMAT = "clarityq-emulator-sql/1"
 
 
 class SqlEngine:
@@ -163,14 +162,18 @@ class SqlEngine:
             raise sql_error(TABLE_NOT_FOUND, f"table {project.lower()}.{name.lower()} cannot be resolved")
         return meta
 
-    def record_count(self, project: str, name: str) -> int:
+    def record_count(self, project: str, name: str, partition: Mapping[str, str] | None = None) -> int:
         with self._lock, self._cursor() as cur:
             meta = self._meta(project, name)
-            row = cur.execute(f"SELECT count(*) FROM {self.fq(meta.project, meta.name)}").fetchone()  # noqa: S608
+            if meta.is_view:
+                return 0
+            where, params = self._partition_filter(meta, partition)
+            sql = f"SELECT count(*) FROM {self.fq(meta.project, meta.name)}{where}"  # noqa: S608
+            row = cur.execute(sql, params).fetchone()
             return int(row[0]) if row else 0
 
     def partitions(self, project: str, name: str) -> list[dict[str, str]]:
-        """Partition specs holding at least one row, sorted, as ``{key: value}`` in key order."""
+        """Partitions that were created or hold rows, sorted, as ``{key: value}`` in key order."""
         with self._lock, self._cursor() as cur:
             meta = self._meta(project, name)
             if not meta.partition_keys:
@@ -178,9 +181,52 @@ class SqlEngine:
             keys = [c.name for c in meta.partition_keys]
             cols = ", ".join(f"CAST({quote(k)} AS VARCHAR)" for k in keys)
             rows = cur.execute(
-                f"SELECT DISTINCT {cols} FROM {self.fq(meta.project, meta.name)} ORDER BY ALL"  # noqa: S608
+                f"SELECT DISTINCT {cols} FROM {self.fq(meta.project, meta.name)}"  # noqa: S608
             ).fetchall()
-            return [dict(zip(keys, (str(v) for v in row), strict=True)) for row in rows]
+            specs = {
+                meta.spec_key(dict(zip(keys, row, strict=True))): dict(zip(keys, row, strict=True)) for row in rows
+            }
+            for key in meta.partition_info:
+                specs.setdefault(key, dict(part.split("=", 1) for part in key.split("/")))
+            return [specs[key] for key in sorted(specs, key=lambda k: tuple(specs[k].values()))]
+
+    def partition_spec(self, project: str, name: str, partition: Mapping[str, str]) -> dict[str, str]:
+        """``partition`` checked against the table's keys (all of them) and put in key order."""
+        with self._lock:
+            meta = self._meta(project, name)
+            spec = dict(self.static_spec(meta, partition, require_all=True))
+            return {column.name: spec[column] for column in meta.partition_keys}
+
+    def has_partition(self, project: str, name: str, partition: Mapping[str, str]) -> bool:
+        with self._lock:
+            meta = self._meta(project, name)
+            key = meta.spec_key(self.partition_spec(project, name, partition))
+            return key in meta.partition_info or any(meta.spec_key(s) == key for s in self.partitions(project, name))
+
+    def add_partition(self, project: str, name: str, partition: Mapping[str, str]) -> bool:
+        """Create a partition; False when it already existed."""
+        with self._lock:
+            if self.has_partition(project, name, partition):
+                return False
+            meta = self._meta(project, name)
+            now = self.now()
+            meta.partition_info[meta.spec_key(self.partition_spec(project, name, partition))] = PartitionInfo(
+                now, now, now
+            )
+            meta.last_ddl_time = now
+            return True
+
+    def drop_partition(self, project: str, name: str, partition: Mapping[str, str]) -> bool:
+        """Drop a partition and its rows; False when it did not exist."""
+        with self._lock, self._cursor() as cur:
+            if not self.has_partition(project, name, partition):
+                return False
+            meta = self._meta(project, name)
+            where, params = self._partition_filter(meta, self.partition_spec(project, name, partition))
+            cur.execute(f"DELETE FROM {self.fq(meta.project, meta.name)}{where}", params)  # noqa: S608
+            meta.partition_info.pop(meta.spec_key(self.partition_spec(project, name, partition)), None)
+            meta.last_ddl_time = meta.last_modified_time = self.now()
+            return True
 
     def read_rows(
         self,
@@ -250,6 +296,10 @@ class SqlEngine:
             count = materialize(cur, meta.columns, rows)
             plan = plan_from_spec(meta, [c.name for c in meta.columns], static, [])
             write(self, cur, meta, plan, overwrite=overwrite, pos=None)
+            if static:
+                key = meta.spec_key({column.name: value for column, value in static})
+                if key in meta.partition_info:
+                    meta.partition_info[key].last_modified_time = meta.last_modified_time
             return count
 
     def create_table(
@@ -288,7 +338,7 @@ class SqlEngine:
             if meta.name in self.catalog[project]:
                 raise sql_error(TABLE_EXISTS, f"table {project}.{meta.name} already exists")
             with self._cursor() as cur:
-                self._store_table(cur, meta, rows or [])
+                store_table(self, cur, meta, rows or [])
             return copy_meta(meta)
 
     def validate_new_table(self, meta: TableMeta, pos: tuple[int, int] | None) -> None:
@@ -304,71 +354,30 @@ class SqlEngine:
                 raise sql_error(SEMANTIC_ERROR, f"column {column.name} is repeated in table definition", pos)
             seen.add(column.name)
 
-    def _store_table(self, cur: duckdb.DuckDBPyConnection, meta: TableMeta, rows: Sequence[Sequence[Any]]) -> None:
-        """Create the DuckDB table and load ``rows`` atomically, then register the metadata."""
-        target = self.fq(meta.project, meta.name)
-        cols = ", ".join(f"{quote(c.name)} {duckdb_type(c.type)}" for c in meta.all_columns)
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute(f"CREATE TABLE {target} ({cols})")
-            insert_values(cur, target, meta.all_columns, rows)
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        self.catalog[meta.project][meta.name] = meta
-
-    # -- snapshot ----------------------------------------------------------------------------
+    # -- SQL entry points --------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
         """JSON-serialisable snapshot of every project, table definition and row."""
         with self._lock, self._cursor() as cur:
-            projects: dict[str, Any] = {}
-            for project in sorted(self.catalog):
-                tables = []
-                for name in sorted(self.catalog[project]):
-                    meta = self.catalog[project][name]
-                    tables.append({**meta_to_json(meta), "rows": self._dump_rows(cur, meta)})
-                projects[project] = {"tables": tables}
-            return {"format": _DUMP_FORMAT, "projects": projects}
-
-    def _dump_rows(self, cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> list[list[Any]]:
-        cols = meta.all_columns
-        select = ", ".join(f"epoch_ns({quote(c.name)})" if c.type == "timestamp" else quote(c.name) for c in cols)
-        rows = cur.execute(f"SELECT {select} FROM {self.fq(meta.project, meta.name)}").fetchall()  # noqa: S608
-        out: list[list[Any]] = []
-        for row in rows:
-            encoded: list[Any] = []
-            for value, column in zip(row, cols, strict=True):
-                if column.type == "timestamp" and value is not None:
-                    encoded.append(format_epoch_ns(int(value)))
-                else:
-                    encoded.append(encode_value(value, column.type))
-            out.append(encoded)
-        return out
+            return dump_catalog(self, cur)
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Replace all state with a :meth:`dump` snapshot; on error the old state is kept."""
-        if data.get("format") != _DUMP_FORMAT:
-            raise ValueError(f"not an emulator SQL snapshot (format {data.get('format')!r})")
         with self._lock:
             old = (self._con, self._db, self.catalog)
             self._con, self._db = self._connect()
             self.catalog = {}
             try:
-                for project, content in dict(data.get("projects", {})).items():
-                    self.create_project(project)
-                    with self._cursor() as cur:
-                        for table in content.get("tables", []):
-                            meta = meta_from_json(project.lower(), table)
-                            self._store_table(cur, meta, table.get("rows", []))
+                with self._cursor() as cur:
+                    load_catalog(self, cur, data)
             except BaseException:
                 self._con.close()
                 self._con, self._db, self.catalog = old
                 raise
             old[0].close()
 
-    # -- SQL entry points --------------------------------------------------------------------
+    def compile(self, script: str) -> list[Statement]:
+        return self._compiler.compile(script)
 
     def analyze(
         self, script: str, default_project: str, settings: Mapping[str, str] | None = None
@@ -442,6 +451,13 @@ class SqlEngine:
             )
         return meta
 
+    def require_table(self, ref: TableRef, node: exp.Expression | None, pos: tuple[int, int] | None) -> TableMeta:
+        """Like :meth:`require`, refusing views (which hold no data of their own)."""
+        meta = self.require(ref, node, pos)
+        if meta.is_view:
+            raise sql_error(SEMANTIC_ERROR, f"{ref.project}.{ref.name} is a view", node_pos(node) or pos)
+        return meta
+
     # -- execution ---------------------------------------------------------------------------
 
     def _run(
@@ -456,7 +472,10 @@ class SqlEngine:
             "select": lambda: self._run_select(cur, st, project, flags),
             "insert": lambda: run_insert(self, cur, st, project, flags),
             "create_table": lambda: run_create(self, cur, st, project, flags, owner),
+            "create_view": lambda: run_create_view(self, cur, st, project, flags, owner),
             "drop_table": lambda: run_drop(self, cur, st, project, flags),
+            "drop_view": lambda: run_drop(self, cur, st, project, flags),
+            "alter": lambda: run_alter(self, cur, st, project, flags),
             "truncate": lambda: run_truncate(self, cur, st, project, flags),
             "desc": lambda: self._run_desc(st, project, flags),
             "show_tables": lambda: self._run_show_tables(st, project),

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from clarityq_emulator.maxcompute.sql.catalog import ExecutionResult
-from clarityq_emulator.maxcompute.sql.dialect import UnsupportedTypeError, duckdb_type
+from clarityq_emulator.maxcompute.sql.types import UnsupportedTypeError, duckdb_type, is_complex, split_type
 
 INT_BOUNDS: dict[str, tuple[int, int]] = {
     "tinyint": (-(2**7), 2**7 - 1),
@@ -51,6 +51,8 @@ def coerce(value: Any, mc_type: str) -> Any:
     """Convert a Python/JSON value to what the column stores; raises ValueError or TypeError."""
     if value is None:
         return None
+    if is_complex(mc_type):
+        return _coerce_complex(value, mc_type)
     base = mc_type.split("(", 1)[0]
     if base in INT_BOUNDS:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -127,9 +129,51 @@ def _coerce_datetime(value: Any) -> dt.datetime:
     raise TypeError(f"expected a datetime, got {value!r}")
 
 
+def _coerce_complex(value: Any, mc_type: str) -> Any:
+    """ARRAY as a list, MAP as a dict (or ``{"map": [[k, v], ...]}``), STRUCT as a dict (or fields in order)."""
+    kind, members = split_type(mc_type)
+    if kind == "array":
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list for {mc_type}, got {value!r}")
+        return [coerce(item, members[0][1]) for item in value]
+    if kind == "map":
+        pairs = value.get("map") if isinstance(value, dict) and set(value) == {"map"} else None
+        if pairs is None:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a dict for {mc_type}, got {value!r}")
+            pairs = list(value.items())
+        result = {}
+        for pair in pairs:
+            key, item = pair
+            if key is None:
+                raise ValueError(f"a {mc_type} key cannot be NULL")
+            result[coerce(key, members[0][1])] = coerce(item, members[1][1])
+        return result
+    names = [name for name, _ in members]
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(f"{mc_type} has no field {sorted(unknown)[0]}")
+        items = [value.get(name) for name in names]
+    elif isinstance(value, (list, tuple)) and len(value) == len(names):
+        items = list(value)
+    else:
+        raise TypeError(f"expected a dict or {len(names)} values for {mc_type}, got {value!r}")
+    return {name: coerce(item, kind_) for (name, kind_), item in zip(members, items, strict=True)}
+
+
 def encode_value(value: Any, mc_type: str) -> Any:
-    """JSON form of a stored value, read back by :func:`_coerce`."""
-    if value is None or isinstance(value, (bool, int, str)):
+    """JSON form of a stored value, read back by :func:`coerce`."""
+    if value is None:
+        return None
+    if is_complex(mc_type):
+        kind, members = split_type(mc_type)
+        if kind == "array":
+            return [encode_value(item, members[0][1]) for item in value]
+        if kind == "map":
+            return {"map": [[encode_value(k, members[0][1]), encode_value(v, members[1][1])] for k, v in value.items()]}
+        return {name: encode_value(value.get(name), kind_) for name, kind_ in members}
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
@@ -185,7 +229,18 @@ _DECIMAL_TYPE = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
 def result_type(duck_type: Any) -> tuple[str, str | None]:
+    """MaxCompute type of a DuckDB result column, and the DuckDB cast to apply before fetching (or None)."""
     type_id = str(duck_type.id)
+    if type_id in ("list", "map", "struct"):
+        children = [(str(name), result_type(child)) for name, child in duck_type.children]
+        if type_id == "list":
+            mc_type = f"array<{children[0][1][0]}>"
+        elif type_id == "map":
+            mc_type = f"map<{children[0][1][0]},{children[1][1][0]}>"
+        else:
+            mc_type = "struct<" + ",".join(f"{name.lower()}:{kind[0]}" for name, kind in children) + ">"
+        needs_cast = any(cast for _, (_, cast) in children)
+        return mc_type, (duckdb_type(mc_type) if needs_cast else None)
     if type_id == "decimal":
         match = _DECIMAL_TYPE.match(str(duck_type))
         if match is None:
@@ -213,6 +268,8 @@ def _csv_field(value: Any, mc_type: str) -> str:
         return value.isoformat()
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", errors="backslashreplace")
+    if is_complex(mc_type):
+        value = json.dumps(encode_value(value, mc_type), ensure_ascii=False, default=str)
     return '"' + str(value).replace('"', '""') + '"'
 
 

@@ -22,7 +22,6 @@ from clarityq_emulator.maxcompute.sql.compiler import (
     node_pos,
     resolve,
 )
-from clarityq_emulator.maxcompute.sql.dialect import duckdb_type
 from clarityq_emulator.maxcompute.sql.errors import (
     CAST_ERROR,
     INVALID_ARGUMENT,
@@ -31,6 +30,7 @@ from clarityq_emulator.maxcompute.sql.errors import (
     SEMANTIC_ERROR,
     sql_error,
 )
+from clarityq_emulator.maxcompute.sql.types import duckdb_type
 from clarityq_emulator.maxcompute.sql.values import cast_sql, coerce, quote
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def run_insert(
     node = st.node
     assert isinstance(node, exp.Insert)
     target, column_list = insert_target(node, st.pos)
-    meta = engine.require(resolve(target, project, flags), target, st.pos)
+    meta = engine.require_table(resolve(target, project, flags), target, st.pos)
     body = insert_body(node)
     if body is None:
         raise sql_error(PARSE_ERROR, "INSERT needs VALUES or a SELECT", st.pos)

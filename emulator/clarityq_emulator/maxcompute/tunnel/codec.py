@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from clarityq_emulator.maxcompute.sql.types import is_complex, split_type
+
 __all__ = [
     "ColumnLike",
     "crc32c",
@@ -340,7 +342,113 @@ def _decode_timestamp(body: bytes, pos: int) -> tuple[Any, int, bytes]:
     return value, pos, struct.pack("<q", seconds) + struct.pack("<i", nanos)
 
 
+def _nullable_items(
+    encode: _Encoder, decode: _Decoder
+) -> tuple[Callable[[Sequence[Any]], tuple[bytes, bytes]], Callable[[bytes, int], tuple[list[Any], int, bytes]]]:
+    """An ARRAY body: the count, then per item a NULL flag and, when present, the untagged value."""
+
+    def encode_items(items: Sequence[Any]) -> tuple[bytes, bytes]:
+        wire, crc = bytearray(_varint(len(items))), bytearray()
+        for item in items:
+            if item is None:
+                wire += b"\x01"
+                continue
+            item_wire, item_crc = encode(item)
+            wire += b"\x00" + item_wire
+            crc += item_crc
+        return bytes(wire), bytes(crc)
+
+    def decode_items(body: bytes, pos: int) -> tuple[list[Any], int, bytes]:
+        count, pos = _read_varint(body, pos)
+        if count > len(body) - pos:
+            raise ValueError(f"array of {count} items cannot fit in the record stream")
+        items: list[Any] = []
+        crc = bytearray()
+        for _ in range(count):
+            flag, pos = _read_varint(body, pos)
+            if flag == 1:
+                items.append(None)
+                continue
+            if flag != 0:
+                raise ValueError(f"invalid NULL flag {flag} in an array")
+            item, pos, item_crc = decode(body, pos)
+            items.append(item)
+            crc += item_crc
+        return items, pos, bytes(crc)
+
+    return encode_items, decode_items
+
+
+def _complex_codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
+    kind, members = split_type(mc_type)
+    if kind == "array":
+        _, encode_elem, decode_elem = _codec(members[0][1])
+        encode_items, decode_items = _nullable_items(encode_elem, decode_elem)
+
+        def encode_array(value: Any) -> tuple[bytes, bytes]:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"list expected for {mc_type}, got {value!r}")
+            return encode_items(value)
+
+        return _WIRE_BYTES, encode_array, decode_items
+    if kind == "map":
+        key_items = _nullable_items(*_codec(members[0][1])[1:])
+        value_items = _nullable_items(*_codec(members[1][1])[1:])
+
+        def encode_map(value: Any) -> tuple[bytes, bytes]:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"dict expected for {mc_type}, got {value!r}")
+            keys_wire, keys_crc = key_items[0](list(value.keys()))
+            values_wire, values_crc = value_items[0](list(value.values()))
+            return keys_wire + values_wire, keys_crc + values_crc
+
+        def decode_map(body: bytes, pos: int) -> tuple[Any, int, bytes]:
+            keys, pos, keys_crc = key_items[1](body, pos)
+            values, pos, values_crc = value_items[1](body, pos)
+            if len(keys) != len(values):
+                raise ValueError(f"{mc_type} with {len(keys)} keys and {len(values)} values")
+            return dict(zip(keys, values, strict=True)), pos, keys_crc + values_crc
+
+        return _WIRE_BYTES, encode_map, decode_map
+    fields = [(name, _codec(kind_)) for name, kind_ in members]
+
+    def encode_struct(value: Any) -> tuple[bytes, bytes]:
+        if isinstance(value, Mapping):
+            items = [value.get(name) for name, _ in fields]
+        elif isinstance(value, (list, tuple)) and len(value) == len(fields):
+            items = list(value)
+        else:
+            raise TypeError(f"dict expected for {mc_type}, got {value!r}")
+        wire, crc = bytearray(), bytearray()
+        for item, (_, (_, encode, _)) in zip(items, fields, strict=True):
+            if item is None:
+                wire += b"\x01"
+                continue
+            item_wire, item_crc = encode(item)
+            wire += b"\x00" + item_wire
+            crc += item_crc
+        return bytes(wire), bytes(crc)
+
+    def decode_struct(body: bytes, pos: int) -> tuple[Any, int, bytes]:
+        result: dict[str, Any] = {}
+        crc = bytearray()
+        for name, (_, _, decode) in fields:
+            flag, pos = _read_varint(body, pos)
+            if flag == 1:
+                result[name] = None
+                continue
+            if flag != 0:
+                raise ValueError(f"invalid NULL flag {flag} in a struct")
+            result[name], pos, item_crc = decode(body, pos)
+            crc += item_crc
+        return result, pos, bytes(crc)
+
+    return _WIRE_BYTES, encode_struct, decode_struct
+
+
 def _codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
+    if is_complex(mc_type):
+        return _complex_codec(mc_type)
     base = _base_type(mc_type)
     if base in _INT_RANGES:
         return _int_codec(base)
