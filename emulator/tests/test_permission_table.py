@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from clarityq_emulator import RunningEmulator
-from clarityq_emulator.maxcompute.authorization.model import ACTIONS
+from clarityq_emulator.maxcompute.authorization.actions import ACTIONS
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.ram.models import Caller
 from odps import ODPS, errors, options

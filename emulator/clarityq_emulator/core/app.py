@@ -65,7 +65,7 @@ async def send_response(send: Send, response: Response, *, head: bool = False) -
         (b"content-type", response.content_type.encode("latin-1")),
         (b"content-length", str(len(response.body)).encode("latin-1")),
     ]
-    headers += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items()]
+    headers += [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in response.headers.items()]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else response.body})
 

@@ -12,40 +12,21 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clarityq_emulator.core.clock import Clock
 from clarityq_emulator.maxcompute.authorization.model import SecurityModel
-from clarityq_emulator.maxcompute.sql.catalog import Column, ExecutionResult
+from clarityq_emulator.maxcompute.models import InstanceStore, Resource, ResourceStore
+from clarityq_emulator.maxcompute.sql.catalog import Column
+from clarityq_emulator.maxcompute.tunnel.sessions import TunnelSessions
 from clarityq_emulator.ram.models import IdentityStore
 
 if TYPE_CHECKING:
     from clarityq_emulator.maxcompute.sql.executor import SqlEngine
 
 STATE_VERSION = 1
-
-
-@dataclass
-class Instance:
-    """One SQL instance: executed at submit time, read back through status, result and tunnel."""
-
-    id: str
-    project: str
-    owner: str
-    sql: str
-    job_xml: str
-    start_time: float
-    end_time: float
-    result: ExecutionResult | None = None
-    error: str | None = None
-    downloads: set[str] = field(default_factory=set)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.error is None
 
 
 def _new_engine(clock: Clock) -> SqlEngine:
@@ -82,7 +63,9 @@ class EmulatorState:
         self.clock = Clock()
         self.state_file = Path(state_file) if state_file else None
         self.seed = seed if seed is not None else default_seed()
-        self.instances: dict[str, Instance] = {}
+        self.instances = InstanceStore()
+        self.tunnel = TunnelSessions()
+        self.resources = ResourceStore()
         self.engine = _new_engine(self.clock)
         self.security = SecurityModel()
         if self.state_file and self.state_file.exists():
@@ -102,7 +85,9 @@ class EmulatorState:
                 "access_key_secret": identity.owner_access_key_secret,
             }
             self.clock.offset = 0.0
-            self.instances = {}
+            self.instances = InstanceStore()
+            self.tunnel = TunnelSessions()
+            self.resources = ResourceStore()
             self.engine = _new_engine(self.clock)
             self.security = SecurityModel()
             self._apply_seed({**self.seed, "account": account})
@@ -135,9 +120,14 @@ class EmulatorState:
         owner = f"ALIYUN${self.identity.account_id}"
         for raw in projects:
             name = str(raw["name"]).lower()
-            self.security.add_project(name, self.identity.account_id, comment=raw.get("comment", ""), created=now)
+            info = self.security.add_project(
+                name, self.identity.account_id, comment=raw.get("comment", ""), created=now
+            )
+            info.properties.update({str(k): str(v) for k, v in dict(raw.get("properties", {})).items()})
             self.engine.create_project(name)
             self.security.register_objects(name, functions=raw.get("functions", []), resources=raw.get("resources", []))
+            for resource in raw.get("resources", []):
+                self.resources.put(name, Resource(str(resource), "file", owner, now, now))
             for table in raw.get("tables", []):
                 self.engine.create_table(
                     name,
@@ -164,6 +154,7 @@ class EmulatorState:
                 "identity": self.identity.dump(),
                 "security": self.security.dump(),
                 "sql": self.engine.dump(),
+                "resources": self.resources.dump(),
             }
 
     def _load(self, data: dict[str, Any]) -> None:
@@ -174,6 +165,7 @@ class EmulatorState:
         self.identity.load(data["identity"])
         self.security.load(data["security"])
         self.engine.load(data["sql"])
+        self.resources.load(data.get("resources", {}))
         self.default_project = data["default_project"]
 
     def save(self) -> None:

@@ -88,6 +88,22 @@ def no_such_table(project: str, table: str) -> OdpsError:
     return OdpsError(404, "NoSuchTable", f"ODPS-0130131:Table not found - table {project}.{table} cannot be resolved")
 
 
+def no_such_partition(project: str, table: str, spec: str) -> OdpsError:
+    return OdpsError(404, "NoSuchPartition", f"ODPS-0130131:Partition not found - {project}.{table} ({spec})")
+
+
+def no_such_resource(project: str, name: str) -> OdpsError:
+    return OdpsError(404, "NoSuchObject", f"ODPS-0420111:Resource not found - '{project}/resources/{name}'")
+
+
+def already_exists(what: str) -> OdpsError:
+    return OdpsError(409, "ObjectAlreadyExists", f"ODPS-0420111:Object already exists - {what}")
+
+
+def invalid_state(instance_id: str, status: str) -> OdpsError:
+    return OdpsError(409, "InvalidStateSetting", f"Instance {instance_id} is already {status}; it cannot be stopped")
+
+
 def no_such_object(what: str) -> OdpsError:
     return OdpsError(404, "NoSuchObject", f"The specified object does not exist: {what}")
 

@@ -5,65 +5,34 @@ caller is a project member (the owner, or added with ``ADD USER``), the project 
 state, and only then the action is checked against the ACL (grants to the user and to the roles
 it holds) and the role and project policies. Object actions per type follow the ACL table of the
 authorization page (seed 002). The security statements that change this state live in
-:mod:`.security_statements`; this module only holds the state and answers questions about it.
+:mod:`..security.statements`; the action vocabulary is in :mod:`.actions`, policies in :mod:`.policy`;
+this module only holds the state and answers questions about it.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from clarityq_emulator.maxcompute import errors as odps_errors
+from clarityq_emulator.maxcompute.authorization.actions import ACTION_ALIASES, ACTIONS
+from clarityq_emulator.maxcompute.authorization.policy import (
+    PolicyStatement,
+    parse_policy,
+)
 from clarityq_emulator.ram.models import Caller
 
 ObjectType = Literal["project", "table", "function", "resource", "instance"]
 OBJECT_TYPES: tuple[str, ...] = ("project", "table", "function", "resource", "instance")
 
-#: Actions valid per object type (authorization page), plus ``Download`` on tables and
-#: functions and ``Execute`` (an alias of ``Run``) from the newer permission list.
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "project": ("Read", "Write", "List", "CreateTable", "CreateInstance", "CreateFunction", "CreateResource"),
-    "table": ("Describe", "Select", "Alter", "Update", "Drop", "Download"),
-    "function": ("Read", "Write", "Delete", "Run", "Execute", "Download"),
-    "resource": ("Read", "Write", "Delete"),
-    "instance": ("Read", "Write"),
-}
-
-#: Actions that are the same permission under two names (the newer docs call ``Run`` ``Execute``).
-ACTION_ALIASES: dict[str, str] = {"Execute": "Run"}
-
-#: Project management permissions (the "management role permissions" page). The last five are
-#: the emulator's names for statements that page does not list (ACL grants and read-backs).
-MANAGEMENT_ACTIONS: tuple[str, ...] = (
-    "AddUser",
-    "RemoveUser",
-    "ListUsers",
-    "ListUserRoles",
-    "CreateRole",
-    "DescribeRole",
-    "DropRole",
-    "ListRoles",
-    "GrantRole",
-    "RevokeRole",
-    "ListRolePrincipals",
-    "GetSecurityConfiguration",
-    "SetSecurityConfiguration",
-    "Grant",
-    "Revoke",
-    "ShowGrants",
-    "ShowAcl",
-    "GetPolicy",
-    "SetPolicy",
-)
-
 #: Management actions the built-in ``admin`` role lacks: it "cannot configure security policies
 #: or modify the authentication model" (role planning page).
 ADMIN_WITHHELD: frozenset[str] = frozenset({"SetSecurityConfiguration", "SetPolicy"})
+
+#: Properties a project starts with.
+DEFAULT_PROJECT_PROPERTIES = {"odps.sql.type.system.odps2": "true", "odps.sql.decimal.odps2": "true"}
 
 #: Built-in roles that carry every object permission in the project.
 ADMIN_ROLES = ("admin", "super_administrator")
@@ -130,97 +99,6 @@ def ordered_actions(object_type: str, actions: Iterable[str]) -> list[str]:
     return [a for a in order if a in present] + sorted(present - set(order))
 
 
-# --- policies -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PolicyStatement:
-    """One statement of a role or project policy, patterns already lower-cased."""
-
-    effect: Literal["Allow", "Deny"]
-    actions: tuple[str, ...]  # "select", "create*", "*" (the "odps:" prefix removed)
-    resources: tuple[str, ...]  # "acs:odps:*:projects/p/tables/*"
-    principals: tuple[str, ...] | None  # project policies only
-
-    def matches(self, action: str, resource: str) -> bool:
-        return any(_glob(p, action.lower()) for p in self.actions) and any(
-            _glob(r, resource.lower()) for r in self.resources
-        )
-
-    def applies_to(self, forms: set[str]) -> bool:
-        return self.principals is None or any(p == "*" or p in forms for p in self.principals)
-
-
-class PolicyError(ValueError):
-    """A policy document the service would refuse (text after ``failed to check policy format:``)."""
-
-
-def _glob(pattern: str, text: str) -> bool:
-    return _glob_regex(pattern).fullmatch(text) is not None
-
-
-@functools.lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
-
-
-def _as_strings(value: Any, what: str) -> list[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
-        raise PolicyError(f"invalid {what} value - {json.dumps(value)}")
-    return items
-
-
-_KNOWN_ACTIONS = (
-    {a.lower() for acts in ACTIONS.values() for a in acts} | {"all"} | {a.lower() for a in MANAGEMENT_ACTIONS}
-)
-
-
-@functools.lru_cache(maxsize=256)
-def parse_policy(text: str, *, project_policy: bool = False) -> tuple[PolicyStatement, ...]:
-    """Validate and parse a policy document; raise :class:`PolicyError` like the service does."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise PolicyError("policy is not valid JSON") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), list):
-        raise PolicyError("a policy is an object with a Statement list")
-    if str(doc.get("Version", "1")) != "1":
-        raise PolicyError(f"invalid Version value - {doc.get('Version')}")
-    statements = []
-    for raw in doc["Statement"]:
-        if not isinstance(raw, dict):
-            raise PolicyError("each Statement must be an object")
-        unknown = set(raw) - {"Action", "Effect", "Resource", "Principal", "Condition"}
-        if unknown:
-            raise PolicyError(f"invalid Statement key - {sorted(unknown)[0]}")
-        if "Condition" in raw:
-            raise PolicyError("Condition is not supported by the emulator")
-        effect = raw.get("Effect")
-        if effect not in ("Allow", "Deny"):
-            raise PolicyError(f"invalid Effect value - {effect}")
-        actions = []
-        for action in _as_strings(raw.get("Action"), "Action"):
-            if not action.lower().startswith("odps:"):
-                raise PolicyError(f"invalid Action value - {action}")
-            pattern = action[5:].lower()
-            if not pattern or not any(_glob(pattern, known) for known in _KNOWN_ACTIONS):
-                raise PolicyError(f"invalid Action value - {action}")
-            actions.append(pattern)
-        resources = []
-        for resource in _as_strings(raw.get("Resource"), "Resource"):
-            if not resource.lower().startswith("acs:odps:"):
-                raise PolicyError(f"invalid Resource value - {resource}")
-            resources.append(resource.lower())
-        principals: tuple[str, ...] | None = None
-        if project_policy:
-            principals = tuple(p.lower() for p in _as_strings(raw.get("Principal", "*"), "Principal"))
-        elif "Principal" in raw:
-            raise PolicyError("a role policy has no Principal")
-        statements.append(PolicyStatement(effect, tuple(actions), tuple(resources), principals))
-    return tuple(statements)
-
-
 # --- state ------------------------------------------------------------------------------------------
 
 
@@ -285,6 +163,8 @@ class ProjectSecurity:
     #: Functions and resources that exist (the emulator has no UDFs; seeds and tests register names).
     functions: set[str] = field(default_factory=set)
     resources: set[str] = field(default_factory=set)
+    #: Project properties (``project.properties``); the SQL type system is MaxCompute 2.0.
+    properties: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROJECT_PROPERTIES))
 
     @property
     def owner_display(self) -> str:
@@ -433,6 +313,16 @@ class SecurityModel:
             project.acl = kept
             return dropped
 
+    def rename_object(self, project_name: str, object_type: str, old: str, new: str) -> None:
+        """Move the ACL entries naming exactly ``old`` to ``new`` (the object was renamed)."""
+        with self.lock:
+            project = self.get(project_name)
+            if project is None:
+                return
+            for entry in project.acl:
+                if entry.object_type == object_type and entry.object_name == old.lower():
+                    entry.object_name = new.lower()
+
     def require_member(self, caller: Caller, project_name: str) -> ProjectSecurity:
         """Membership and project state: steps 1 and 3 of the check order."""
         project = self.get(project_name)
@@ -509,6 +399,7 @@ class SecurityModel:
                     ],
                     "functions": sorted(p.functions),
                     "resources": sorted(p.resources),
+                    "properties": dict(p.properties),
                 }
                 for name, p in self.projects.items()
             }
@@ -526,6 +417,7 @@ class SecurityModel:
                     policy=raw.get("policy"),
                     functions=set(raw.get("functions", [])),
                     resources=set(raw.get("resources", [])),
+                    properties=dict(raw.get("properties", DEFAULT_PROJECT_PROPERTIES)),
                 )
                 project.members = {
                     m["key"]: Member(m["key"], m["display"], m.get("id", "")) for m in raw.get("members", [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clarityq_emulator.maxcompute.authorization.model import ACTIONS
+from clarityq_emulator.maxcompute.authorization.actions import ACTIONS
 
 
 @dataclass

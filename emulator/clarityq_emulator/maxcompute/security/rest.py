@@ -11,7 +11,8 @@ from xml.sax.saxutils import escape
 from clarityq_emulator.core.http import Request, Response
 from clarityq_emulator.core.state import EmulatorState
 from clarityq_emulator.maxcompute import errors as odps_errors
-from clarityq_emulator.maxcompute.authorization.model import PolicyError, Role, parse_policy, principal_key
+from clarityq_emulator.maxcompute.authorization.model import Role, principal_key
+from clarityq_emulator.maxcompute.authorization.policy import PolicyError, parse_policy
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.maxcompute.security import parser as ast

@@ -19,8 +19,8 @@ from xml.sax.saxutils import escape
 from clarityq_emulator.core.http import Request, Response
 from clarityq_emulator.core.state import EmulatorState
 from clarityq_emulator.maxcompute import errors as odps_errors
+from clarityq_emulator.maxcompute.authorization.actions import ACTIONS
 from clarityq_emulator.maxcompute.authorization.model import (
-    ACTIONS,
     SUPER_ADMIN,
     AclEntry,
     Member,
@@ -30,11 +30,11 @@ from clarityq_emulator.maxcompute.authorization.model import (
     display_name,
     object_path,
     ordered_actions,
-    parse_policy,
     principal_forms,
     principal_key,
     resource_name,
 )
+from clarityq_emulator.maxcompute.authorization.policy import parse_policy
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.maxcompute.security import parser as ast

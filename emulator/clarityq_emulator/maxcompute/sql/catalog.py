@@ -98,6 +98,7 @@ class StatementAccess:
     describes: tuple[TableRef, ...] = ()
     lists: tuple[str, ...] = ()
     alters: tuple[TableRef, ...] = ()
+    renames: tuple[tuple[TableRef, TableRef], ...] = ()
 
 
 @dataclass

@@ -345,7 +345,10 @@ def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAc
         return StatementAccess(st.kind, drops=_dedupe(drops))
     if st.kind == "alter":
         assert isinstance(node, exp.Table) and st.alter is not None
-        return StatementAccess("alter", alters=(resolve(node, project, flags),))
+        altered = resolve(node, project, flags)
+        rename_to = st.alter.target
+        renames = ((altered, resolve(rename_to, project, flags)),) if rename_to is not None else ()
+        return StatementAccess("alter", alters=(altered,), renames=renames)
     if st.kind == "truncate":
         assert isinstance(node, exp.TruncateTable)
         writes = [resolve(t, project, flags) for t in truncate_tables(node, st.pos)]

@@ -293,9 +293,12 @@ class SqlEngine:
             static = self.static_spec(meta, partition or {}, require_all=True) if meta.partition_keys else []
             if partition and not meta.partition_keys:
                 raise sql_error(PARTITION_ERROR, f"table {meta.project}.{meta.name} is not partitioned")
-            count = materialize(cur, meta.columns, rows)
-            plan = plan_from_spec(meta, [c.name for c in meta.columns], static, [])
-            write(self, cur, meta, plan, overwrite=overwrite, pos=None)
+            try:
+                count = materialize(cur, meta.columns, rows)
+                plan = plan_from_spec(meta, [c.name for c in meta.columns], static, [])
+                write(self, cur, meta, plan, overwrite=overwrite, pos=None)
+            except duckdb.Error as err:
+                raise self._map_duckdb_error(err, Statement("insert", (0, 0))) from None
             if static:
                 key = meta.spec_key({column.name: value for column, value in static})
                 if key in meta.partition_info:

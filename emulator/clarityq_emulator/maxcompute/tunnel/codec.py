@@ -18,6 +18,26 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from clarityq_emulator.maxcompute.sql.types import is_complex, split_type
+from clarityq_emulator.maxcompute.tunnel.wire import (
+    CHECKSUM_TAG,
+    COUNT_TAG,
+    END_RECORD,
+    END_RECORD_TAG,
+    MASK32,
+    META_CHECKSUM,
+    META_COUNT,
+    WIRE_BYTES,
+    WIRE_FIXED32,
+    WIRE_FIXED64,
+    WIRE_VARINT,
+    crc32c,
+    read_bytes,
+    read_varint,
+    tag,
+    unzigzag,
+    varint,
+    zigzag,
+)
 
 __all__ = [
     "ColumnLike",
@@ -31,18 +51,6 @@ __all__ = [
     "upload_session_json",
 ]
 
-# Field numbers of the stream's own items (ProtoWireConstants in the SDKs).
-END_RECORD = 33553408
-META_COUNT = 33554430
-META_CHECKSUM = 33554431
-
-_WIRE_VARINT = 0
-_WIRE_FIXED64 = 1
-_WIRE_BYTES = 2
-_WIRE_FIXED32 = 5
-
-_MASK32 = 0xFFFFFFFF
-_MASK64 = (1 << 64) - 1
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -68,84 +76,6 @@ class ColumnLike(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------
-# CRC32C (Castagnoli, reflected polynomial 0x82F63B78)
-# ---------------------------------------------------------------------------------------------
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for index in range(256):
-        crc = index
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data: bytes, crc: int = 0) -> int:
-    """CRC32C of ``data``; pass a previous result as ``crc`` to continue over more data."""
-    value = crc ^ _MASK32
-    table = _CRC_TABLE
-    for byte in data:
-        value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
-    return value ^ _MASK32
-
-
-# ---------------------------------------------------------------------------------------------
-# Varints
-# ---------------------------------------------------------------------------------------------
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        raise ValueError(f"varint of negative value {value}")
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _zigzag(value: int, bits: int = 64) -> int:
-    return ((value << 1) ^ (value >> (bits - 1))) & ((1 << bits) - 1)
-
-
-def _unzigzag(value: int) -> int:
-    return (value >> 1) ^ -(value & 1)
-
-
-def _tag(field: int, wire_type: int) -> bytes:
-    return _varint((field << 3) | wire_type)
-
-
-_END_RECORD_TAG = _tag(END_RECORD, _WIRE_VARINT)
-_COUNT_TAG = _tag(META_COUNT, _WIRE_VARINT)
-_CHECKSUM_TAG = _tag(META_CHECKSUM, _WIRE_VARINT)
-
-
-def _read_varint(body: bytes, pos: int) -> tuple[int, int]:
-    """Unsigned varint of up to 10 bytes (sign-extended 32-bit checksums use all ten)."""
-    result = shift = 0
-    for index in range(pos, min(pos + 10, len(body))):
-        byte = body[index]
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result & _MASK64, index + 1
-        shift += 7
-    raise ValueError("truncated or overlong varint in the record stream")
-
-
-def _read_bytes(body: bytes, pos: int, size: int) -> tuple[bytes, int]:
-    if size < 0 or pos + size > len(body):
-        raise ValueError("truncated value in the record stream")
-    return body[pos : pos + size], pos + size
-
-
-# ---------------------------------------------------------------------------------------------
 # Per-type codecs
 # ---------------------------------------------------------------------------------------------
 
@@ -168,12 +98,12 @@ def _check_int(value: Any, base: str) -> int:
 
 
 def _encode_long(value: int) -> tuple[bytes, bytes]:
-    return _varint(_zigzag(value)), struct.pack("<q", value)
+    return varint(zigzag(value)), struct.pack("<q", value)
 
 
 def _decode_long(body: bytes, pos: int) -> tuple[int, int, bytes]:
-    raw, pos = _read_varint(body, pos)
-    value = _unzigzag(raw)
+    raw, pos = read_varint(body, pos)
+    value = unzigzag(raw)
     return value, pos, struct.pack("<q", value)
 
 
@@ -185,7 +115,7 @@ def _int_codec(base: str) -> tuple[int, _Encoder, _Decoder]:
         value, pos, crc = _decode_long(body, pos)
         return _check_int(value, base), pos, crc
 
-    return _WIRE_VARINT, encode, decode
+    return WIRE_VARINT, encode, decode
 
 
 def _encode_bool(value: Any) -> tuple[bytes, bytes]:
@@ -196,7 +126,7 @@ def _encode_bool(value: Any) -> tuple[bytes, bytes]:
 
 
 def _decode_bool(body: bytes, pos: int) -> tuple[Any, int, bytes]:
-    raw, pos = _read_varint(body, pos)
+    raw, pos = read_varint(body, pos)
     if raw not in (0, 1):
         raise ValueError(f"invalid boolean {raw} in the record stream")
     return bool(raw), pos, bytes([raw])
@@ -212,7 +142,7 @@ def _float_codec(fmt: str, wire_type: int) -> tuple[int, _Encoder, _Decoder]:
         return raw, raw
 
     def decode(body: bytes, pos: int) -> tuple[Any, int, bytes]:
-        raw, pos = _read_bytes(body, pos, size)
+        raw, pos = read_bytes(body, pos, size)
         return struct.unpack(fmt, raw)[0], pos, raw
 
     return wire_type, encode, decode
@@ -221,12 +151,12 @@ def _float_codec(fmt: str, wire_type: int) -> tuple[int, _Encoder, _Decoder]:
 def _encode_raw(data: bytes) -> tuple[bytes, bytes]:
     if len(data) > MAX_FIELD_SIZE:
         raise ValueError(f"field of {len(data)} bytes exceeds {MAX_FIELD_SIZE}")
-    return _varint(len(data)) + data, data
+    return varint(len(data)) + data, data
 
 
 def _decode_raw(body: bytes, pos: int) -> tuple[bytes, int]:
-    size, pos = _read_varint(body, pos)
-    return _read_bytes(body, pos, size)
+    size, pos = read_varint(body, pos)
+    return read_bytes(body, pos, size)
 
 
 def _encode_string(value: Any) -> tuple[bytes, bytes]:
@@ -325,14 +255,14 @@ def _decode_date(body: bytes, pos: int) -> tuple[Any, int, bytes]:
 def _encode_timestamp(value: Any) -> tuple[bytes, bytes]:
     seconds, micros = divmod(_epoch_micros(value), 1_000_000)
     nanos = micros * 1000
-    wire = _varint(_zigzag(seconds)) + _varint(_zigzag(nanos, 32))
+    wire = varint(zigzag(seconds)) + varint(zigzag(nanos, 32))
     return wire, struct.pack("<q", seconds) + struct.pack("<i", nanos)
 
 
 def _decode_timestamp(body: bytes, pos: int) -> tuple[Any, int, bytes]:
-    raw_seconds, pos = _read_varint(body, pos)
-    raw_nanos, pos = _read_varint(body, pos)
-    seconds, nanos = _unzigzag(raw_seconds), _unzigzag(raw_nanos & _MASK32)
+    raw_seconds, pos = read_varint(body, pos)
+    raw_nanos, pos = read_varint(body, pos)
+    seconds, nanos = unzigzag(raw_seconds), unzigzag(raw_nanos & MASK32)
     if not 0 <= nanos < 1_000_000_000:
         raise ValueError(f"invalid nanoseconds {nanos} in the record stream")
     try:
@@ -348,7 +278,7 @@ def _nullable_items(
     """An ARRAY body: the count, then per item a NULL flag and, when present, the untagged value."""
 
     def encode_items(items: Sequence[Any]) -> tuple[bytes, bytes]:
-        wire, crc = bytearray(_varint(len(items))), bytearray()
+        wire, crc = bytearray(varint(len(items))), bytearray()
         for item in items:
             if item is None:
                 wire += b"\x01"
@@ -359,13 +289,13 @@ def _nullable_items(
         return bytes(wire), bytes(crc)
 
     def decode_items(body: bytes, pos: int) -> tuple[list[Any], int, bytes]:
-        count, pos = _read_varint(body, pos)
+        count, pos = read_varint(body, pos)
         if count > len(body) - pos:
             raise ValueError(f"array of {count} items cannot fit in the record stream")
         items: list[Any] = []
         crc = bytearray()
         for _ in range(count):
-            flag, pos = _read_varint(body, pos)
+            flag, pos = read_varint(body, pos)
             if flag == 1:
                 items.append(None)
                 continue
@@ -390,7 +320,7 @@ def _complex_codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
                 raise TypeError(f"list expected for {mc_type}, got {value!r}")
             return encode_items(value)
 
-        return _WIRE_BYTES, encode_array, decode_items
+        return WIRE_BYTES, encode_array, decode_items
     if kind == "map":
         key_items = _nullable_items(*_codec(members[0][1])[1:])
         value_items = _nullable_items(*_codec(members[1][1])[1:])
@@ -409,7 +339,7 @@ def _complex_codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
                 raise ValueError(f"{mc_type} with {len(keys)} keys and {len(values)} values")
             return dict(zip(keys, values, strict=True)), pos, keys_crc + values_crc
 
-        return _WIRE_BYTES, encode_map, decode_map
+        return WIRE_BYTES, encode_map, decode_map
     fields = [(name, _codec(kind_)) for name, kind_ in members]
 
     def encode_struct(value: Any) -> tuple[bytes, bytes]:
@@ -433,7 +363,7 @@ def _complex_codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
         result: dict[str, Any] = {}
         crc = bytearray()
         for name, (_, _, decode) in fields:
-            flag, pos = _read_varint(body, pos)
+            flag, pos = read_varint(body, pos)
             if flag == 1:
                 result[name] = None
                 continue
@@ -443,7 +373,7 @@ def _complex_codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
             crc += item_crc
         return result, pos, bytes(crc)
 
-    return _WIRE_BYTES, encode_struct, decode_struct
+    return WIRE_BYTES, encode_struct, decode_struct
 
 
 def _codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
@@ -453,22 +383,22 @@ def _codec(mc_type: str) -> tuple[int, _Encoder, _Decoder]:
     if base in _INT_RANGES:
         return _int_codec(base)
     simple: dict[str, tuple[int, _Encoder, _Decoder]] = {
-        "boolean": (_WIRE_VARINT, _encode_bool, _decode_bool),
-        "string": (_WIRE_BYTES, _encode_string, _decode_string),
-        "varchar": (_WIRE_BYTES, _encode_string, _decode_string),
-        "char": (_WIRE_BYTES, _encode_string, _decode_string),
-        "binary": (_WIRE_BYTES, _encode_binary, _decode_binary),
-        "decimal": (_WIRE_BYTES, _encode_decimal, _decode_decimal),
-        "datetime": (_WIRE_VARINT, _encode_datetime, _decode_datetime),
-        "date": (_WIRE_VARINT, _encode_date, _decode_date),
-        "timestamp": (_WIRE_BYTES, _encode_timestamp, _decode_timestamp),
+        "boolean": (WIRE_VARINT, _encode_bool, _decode_bool),
+        "string": (WIRE_BYTES, _encode_string, _decode_string),
+        "varchar": (WIRE_BYTES, _encode_string, _decode_string),
+        "char": (WIRE_BYTES, _encode_string, _decode_string),
+        "binary": (WIRE_BYTES, _encode_binary, _decode_binary),
+        "decimal": (WIRE_BYTES, _encode_decimal, _decode_decimal),
+        "datetime": (WIRE_VARINT, _encode_datetime, _decode_datetime),
+        "date": (WIRE_VARINT, _encode_date, _decode_date),
+        "timestamp": (WIRE_BYTES, _encode_timestamp, _decode_timestamp),
     }
     if base in simple:
         return simple[base]
     if base == "double":
-        return _float_codec("<d", _WIRE_FIXED64)
+        return _float_codec("<d", WIRE_FIXED64)
     if base == "float":
-        return _float_codec("<f", _WIRE_FIXED32)
+        return _float_codec("<f", WIRE_FIXED32)
     raise ValueError(f"the tunnel codec does not support type {mc_type}")
 
 
@@ -494,16 +424,16 @@ def encode_stream(columns: Sequence[ColumnLike], rows: Iterable[Sequence[Any]]) 
             if value is None:
                 continue
             wire, crc_bytes = encode(value)
-            out += _tag(field, wire_type)
+            out += tag(field, wire_type)
             out += wire
             checked += struct.pack("<i", field)
             checked += crc_bytes
         row_crc = crc32c(bytes(checked))
-        out += _END_RECORD_TAG
-        out += _varint(row_crc)
+        out += END_RECORD_TAG
+        out += varint(row_crc)
         stream_crc = crc32c(struct.pack("<I", row_crc), stream_crc)
         count += 1
-    out += _COUNT_TAG + _varint(_zigzag(count)) + _CHECKSUM_TAG + _varint(stream_crc)
+    out += COUNT_TAG + varint(zigzag(count)) + CHECKSUM_TAG + varint(stream_crc)
     return bytes(out)
 
 
@@ -521,12 +451,12 @@ def decode_stream(columns: Sequence[ColumnLike], body: bytes) -> list[list[Any]]
     stream_crc = 0
     pos = 0
     while pos < len(body):
-        key, pos = _read_varint(body, pos)
+        key, pos = read_varint(body, pos)
         field = key >> 3
         if field == END_RECORD:
-            got, pos = _read_varint(body, pos)
+            got, pos = read_varint(body, pos)
             expected = crc32c(bytes(checked))
-            if got & _MASK32 != expected:
+            if got & MASK32 != expected:
                 raise ValueError(f"row checksum mismatch in record {len(rows)}")
             stream_crc = crc32c(struct.pack("<I", expected), stream_crc)
             rows.append(row)
@@ -534,14 +464,14 @@ def decode_stream(columns: Sequence[ColumnLike], body: bytes) -> list[list[Any]]
         elif field == META_COUNT:
             if checked:
                 raise ValueError("record without end-of-record marker before the footer")
-            raw_count, pos = _read_varint(body, pos)
-            if _unzigzag(raw_count) != len(rows):
-                raise ValueError(f"row count {_unzigzag(raw_count)} does not match {len(rows)} records")
-            key, pos = _read_varint(body, pos)
+            raw_count, pos = read_varint(body, pos)
+            if unzigzag(raw_count) != len(rows):
+                raise ValueError(f"row count {unzigzag(raw_count)} does not match {len(rows)} records")
+            key, pos = read_varint(body, pos)
             if key >> 3 != META_CHECKSUM:
                 raise ValueError("missing stream checksum after the row count")
-            got, pos = _read_varint(body, pos)
-            if got & _MASK32 != stream_crc:
+            got, pos = read_varint(body, pos)
+            if got & MASK32 != stream_crc:
                 raise ValueError("stream checksum mismatch")
             if pos != len(body):
                 raise ValueError("unexpected bytes after the stream footer")
