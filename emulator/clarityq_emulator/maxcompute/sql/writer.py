@@ -30,7 +30,7 @@ from clarityq_emulator.maxcompute.sql.errors import (
     SEMANTIC_ERROR,
     sql_error,
 )
-from clarityq_emulator.maxcompute.sql.types import duckdb_type
+from clarityq_emulator.maxcompute.sql.types import duckdb_type, is_complex
 from clarityq_emulator.maxcompute.sql.values import cast_sql, coerce, quote
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 TEMP_SOURCE = '"temp"."main"."__cq_src"'
 TEMP_ROWS = '"temp"."main"."__cq_new"'
-_INSERT_BATCH_VALUES = 2000
+_INSERT_BATCH_ROWS = 50_000
 
 
 @dataclass
@@ -229,31 +229,57 @@ def materialize(cur: duckdb.DuckDBPyConnection, columns: list[Column], rows: Ite
         raise
 
 
+def _coerced_row(index: int, row: Sequence[Any], columns: list[Column]) -> list[Any]:
+    if len(row) != len(columns):
+        raise sql_error(INVALID_ARGUMENT, f"row {index} has {len(row)} values, the table has {len(columns)} columns")
+    values = []
+    for value, column in zip(row, columns, strict=True):
+        try:
+            values.append(coerce(value, column.type))
+        except (ValueError, TypeError) as err:
+            raise sql_error(CAST_ERROR, f"row {index}, column {column.name}: {err}") from None
+    return values
+
+
+def _param_type(mc_type: str) -> str:
+    """DuckDB type of a bound list's elements; :func:`cast_sql` then gives each its storage type."""
+    if mc_type == "datetime":
+        return "TIMESTAMP"
+    if mc_type == "timestamp":
+        return "VARCHAR"  # keeps all nine fraction digits (see values.coerce)
+    return duckdb_type(mc_type)
+
+
 def insert_values(
     cur: duckdb.DuckDBPyConnection,
     target: str,
     columns: list[Column],
     rows: Iterable[Sequence[Any]],
 ) -> int:
-    """Insert Python rows with bound parameters, in multi-row batches."""
-    width = len(columns)
-    placeholder = "(" + ", ".join(cast_sql("?", c.type) for c in columns) + ")"
-    per_batch = max(1, _INSERT_BATCH_VALUES // max(1, width))
-    batch: list[Any] = []
-    count = pending = 0
+    """Insert Python rows: coerced here (a bad value names its row and column), bound as one list per
+    column and unnested in DuckDB, ``_INSERT_BATCH_ROWS`` rows at a time. Complex columns go row by
+    row (DuckDB infers a bound list's type from its items, which an empty map or a NULL struct defeats)."""
+    if any(is_complex(c.type) for c in columns):
+        placeholder = "(" + ", ".join(cast_sql("?", c.type) for c in columns) + ")"
+        sql_row = f"INSERT INTO {target} VALUES {placeholder}"  # noqa: S608
+        batch = [_coerced_row(index, row, columns) for index, row in enumerate(rows)]
+        if batch:
+            cur.executemany(sql_row, batch)
+        return len(batch)
+    unnests = ", ".join(
+        f"unnest(CAST(? AS {_param_type(c.type)}[])) AS {quote(f'c{i}')}" for i, c in enumerate(columns)
+    )
+    select = ", ".join(cast_sql(quote(f"c{i}"), c.type) for i, c in enumerate(columns))
+    sql = f"INSERT INTO {target} SELECT {select} FROM (SELECT {unnests})"  # noqa: S608
+    lists: list[list[Any]] = [[] for _ in columns]
+    count = 0
     for index, row in enumerate(rows):
-        if len(row) != width:
-            raise sql_error(INVALID_ARGUMENT, f"row {index} has {len(row)} values, the table has {width} columns")
-        for value, column in zip(row, columns, strict=True):
-            try:
-                batch.append(coerce(value, column.type))
-            except (ValueError, TypeError) as err:
-                raise sql_error(CAST_ERROR, f"row {index}, column {column.name}: {err}") from None
-        pending += 1
-        if pending == per_batch:
-            cur.execute(f"INSERT INTO {target} VALUES " + ", ".join([placeholder] * pending), batch)  # noqa: S608
-            count, batch, pending = count + pending, [], 0
-    if pending:
-        cur.execute(f"INSERT INTO {target} VALUES " + ", ".join([placeholder] * pending), batch)  # noqa: S608
-        count += pending
+        for value, values in zip(_coerced_row(index, row, columns), lists, strict=True):
+            values.append(value)
+        count += 1
+        if count % _INSERT_BATCH_ROWS == 0:
+            cur.execute(sql, lists)
+            lists = [[] for _ in columns]
+    if lists and lists[0]:
+        cur.execute(sql, lists)
     return count

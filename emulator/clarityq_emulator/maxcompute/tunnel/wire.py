@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import google_crc32c
+
 # Field numbers of the stream's own items (ProtoWireConstants in the SDKs).
 END_RECORD = 33553408
 META_COUNT = 33554430
@@ -17,30 +19,13 @@ MASK64 = (1 << 64) - 1
 
 
 # ---------------------------------------------------------------------------------------------
-# CRC32C (Castagnoli, reflected polynomial 0x82F63B78)
+# CRC32C (Castagnoli), computed by google-crc32c
 # ---------------------------------------------------------------------------------------------
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for index in range(256):
-        crc = index
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
 
 
 def crc32c(data: bytes, crc: int = 0) -> int:
     """CRC32C of ``data``; pass a previous result as ``crc`` to continue over more data."""
-    value = crc ^ MASK32
-    table = _CRC_TABLE
-    for byte in data:
-        value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
-    return value ^ MASK32
+    return int(google_crc32c.extend(crc, data))
 
 
 # ---------------------------------------------------------------------------------------------
