@@ -1,9 +1,10 @@
 """One test per row of seed 002's object/action table: denied without the grant, allowed with it.
 
-Where the emulator has a data-plane operation for the action (listing tables, describing a table,
-running SQL, reading another user's instance) the probe is that operation through pyodps, so
-these tests also verify the server's enforcement. Actions with no emulated operation (project
-Read/Write, Alter, functions, resources, instance Write) are probed through
+Where the emulator has a data-plane operation for the action (listing tables, describing, altering
+and querying a table, creating, reading and deleting resources, reading another user's instance)
+the probe is that operation through pyodps, so these tests also verify the server's enforcement.
+Actions with no emulated operation (project Read/Write, functions) or whose operation needs a second
+action too (updating a resource re-reads it; stopping an instance) are probed through
 ``SecurityModel.check`` -- the same call every data-plane route makes.
 """
 
@@ -70,9 +71,9 @@ def ctx(clarityq_emulator_module: RunningEmulator) -> Ctx:
     owner.execute_sql(f"create table {table} (a bigint)")
     owner.execute_sql(f"insert into {table} values (1)")
     owner.execute_sql(f"create table {table}_sibling (a bigint)")
-    emu.state.security.register_objects(
-        info.project, functions=[f"udf{n}", f"udf{n}_sibling"], resources=[f"res{n}.jar", f"res{n}_sibling.jar"]
-    )
+    emu.state.security.register_objects(info.project, functions=[f"udf{n}", f"udf{n}_sibling"])
+    for resource in (f"res{n}.jar", f"res{n}_sibling.jar"):
+        owner.create_resource(resource, "jar", fileobj=b"jar")
     instance, sibling_instance = owner.run_sql("select 1").id, owner.run_sql("select 2").id
     siblings = {
         "table": f"{table}_sibling",
@@ -162,10 +163,37 @@ def _drop(c: Ctx) -> None:
     assert not c.owner.exist_table(c.table)
 
 
+def _alter(c: Ctx) -> None:
+    c.sql(f"alter table {c.table} set comment 'altered'")
+    assert c.owner.get_table(c.table).comment == "altered"
+
+
+def _create_resource(c: Ctx) -> None:
+    c.tester.create_resource(f"{c.resource}.new", "file", fileobj="x")
+    assert c.owner.exist_resource(f"{c.resource}.new")
+
+
+def _read_resource(c: Ctx) -> None:
+    with c.tester.open_resource(c.resource, mode="rb") as fp:
+        assert fp.read() == b"jar"
+
+
+def _delete_resource(c: Ctx) -> None:
+    c.tester.delete_resource(c.resource)
+    assert not c.owner.exist_resource(c.resource)
+
+
+def _resource_all(c: Ctx) -> None:
+    _read_resource(c)
+    _model("resource", "Write")(c)
+    _delete_resource(c)
+
+
 def _table_all(c: Ctx) -> None:
     _select(c)
     _describe(c)
-    _model("table", "Alter", "Download")(c)
+    _alter(c)
+    _model("table", "Download")(c)
     _update(c)
     _drop(c)
 
@@ -186,11 +214,11 @@ ROWS = [
     Row("project", "CreateTable", _create_table, "CreateTable"),
     Row("project", "CreateInstance", _select_constant, "CreateInstance", ()),
     Row("project", "CreateFunction", _model("project", "CreateFunction"), "CreateFunction", ()),
-    Row("project", "CreateResource", _model("project", "CreateResource"), "CreateResource", ()),
+    Row("project", "CreateResource", _create_resource, "CreateResource", ()),
     Row("project", "All", _project_all, "List", ()),
     Row("table", "Describe", _describe, "Describe", ()),
     Row("table", "Select", _select, "Select"),
-    Row("table", "Alter", _model("table", "Alter"), "Alter"),
+    Row("table", "Alter", _alter, "Alter"),
     Row("table", "Update", _update, "Update"),
     Row("table", "Drop", _drop, "Drop"),
     Row("table", "All", _table_all, "Select"),
@@ -199,10 +227,10 @@ ROWS = [
     Row("function", "Delete", _model("function", "Delete"), "Delete", ()),
     Row("function", "Run", _model("function", "Run", "Execute"), "Run", ()),
     Row("function", "All", _model("function", "Read", "Write", "Delete", "Run"), "Read", ()),
-    Row("resource", "Read", _model("resource", "Read"), "Read", ()),
+    Row("resource", "Read", _read_resource, "Read", ()),
     Row("resource", "Write", _model("resource", "Write"), "Write", ()),
-    Row("resource", "Delete", _model("resource", "Delete"), "Delete", ()),
-    Row("resource", "All", _model("resource", "Read", "Write", "Delete"), "Read", ()),
+    Row("resource", "Delete", _delete_resource, "Delete", ()),
+    Row("resource", "All", _resource_all, "Read", ()),
     Row("instance", "Read", _read_instance, "Read", ()),
     Row("instance", "Write", _model("instance", "Write"), "Write", ()),
     Row("instance", "All", _instance_all, "Read", ()),
