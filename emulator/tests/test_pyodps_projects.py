@@ -6,30 +6,12 @@ import itertools
 import json
 
 import pytest
-from clarityq_emulator import RunningEmulator
-from odps import ODPS, errors, options
+from odps import ODPS, errors
 from odps.models import Instance
 
 pytestmark = pytest.mark.integration
 
 _N = itertools.count(1)
-
-
-@pytest.fixture
-def odps(clarityq_emulator_module: RunningEmulator) -> ODPS:
-    options.retry_times = 0
-    info = clarityq_emulator_module.info
-    return ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
-
-
-@pytest.fixture
-def member(clarityq_emulator_module: RunningEmulator, odps: ODPS) -> tuple[ODPS, str]:
-    emu = clarityq_emulator_module
-    user = emu.state.identity.create_user(f"member{next(_N)}")
-    key = emu.state.identity.create_access_key(user.user_name)
-    principal = f"RAM${emu.info.account_id}:{user.user_name}"
-    odps.execute_security_query(f"add user {principal}")
-    return ODPS(key.access_key_id, key.secret, emu.info.project, endpoint=emu.info.maxcompute_endpoint), principal
 
 
 def test_project_properties_extended_properties_and_the_project_list(odps: ODPS) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from clarityq_emulator import RunningEmulator
-from odps import ODPS, errors, options
+from odps import ODPS, errors
 from odps.dbapi import connect
 from odps.models import Column, Partition, TableSchema
 from odps.tunnel import CompressOption, TableTunnel
@@ -18,13 +18,6 @@ from odps.tunnel import CompressOption, TableTunnel
 pytestmark = pytest.mark.integration
 
 _N = itertools.count(1)
-
-
-@pytest.fixture
-def odps(clarityq_emulator_module: RunningEmulator) -> ODPS:
-    options.retry_times = 0
-    info = clarityq_emulator_module.info
-    return ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
 
 
 @pytest.fixture
@@ -223,17 +216,6 @@ def test_dbapi_inserts_and_fetches_typed_rows(clarityq_emulator_module: RunningE
     cursor.execute(f"SELECT id, v, at FROM {name} ORDER BY id")
     assert [d[0] for d in cursor.description] == ["id", "v", "at"]
     assert cursor.fetchall() == [[1, "a", dt.datetime(2024, 1, 2, 3, 4, 5)], [2, "b's", None]]
-
-
-@pytest.fixture
-def member(clarityq_emulator_module: RunningEmulator, odps: ODPS) -> tuple[ODPS, str]:
-    emu = clarityq_emulator_module
-    n = next(_N)
-    user = emu.state.identity.create_user(f"tunnel{n}")
-    key = emu.state.identity.create_access_key(user.user_name)
-    principal = f"RAM${emu.info.account_id}:{user.user_name}"
-    odps.execute_security_query(f"add user {principal}")
-    return ODPS(key.access_key_id, key.secret, emu.info.project, endpoint=emu.info.maxcompute_endpoint), principal
 
 
 def test_the_tunnel_checks_select_and_update(odps: ODPS, member: tuple[ODPS, str], name: str) -> None:

@@ -7,12 +7,12 @@ the DuckDB view is created again when state is loaded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 from sqlglot import exp
 
-from clarityq_emulator.maxcompute.sql.catalog import TABLE_NAME_RE, Column, ExecutionResult, TableMeta
+from clarityq_emulator.maxcompute.sql.catalog import TABLE_NAME_RE, Column, ExecutionResult, TableMeta, TableRef
 from clarityq_emulator.maxcompute.sql.compiler import (
     Statement,
     create_parts,
@@ -74,6 +74,24 @@ def _check_cluster(meta: TableMeta, pos: tuple[int, int]) -> None:
         raise sql_error(SEMANTIC_ERROR, "the number of buckets must be 1-4096", pos)
 
 
+def _replaced(
+    engine: SqlEngine, node: exp.Create, ref: TableRef, pos: tuple[int, int], *, view: bool
+) -> TableMeta | Literal[False] | None:
+    """What CREATE [OR REPLACE] replaces: None for a new name, False when IF NOT EXISTS skips it;
+    an existing object of the other kind, or without OR REPLACE, is an error."""
+    if ref.project not in engine.catalog:
+        raise sql_error(PROJECT_NOT_FOUND, f"project {ref.project} does not exist", pos)
+    existing = engine.catalog[ref.project].get(ref.name)
+    if existing is None:
+        return None
+    if node.args.get("exists"):
+        return False
+    if not node.args.get("replace") or existing.is_view != view:
+        what = "table or view" if view or existing.is_view else "table"
+        raise sql_error(TABLE_EXISTS, f"{what} {ref.project}.{ref.name} already exists", pos)
+    return existing
+
+
 def run_create(
     engine: SqlEngine,
     cur: duckdb.DuckDBPyConnection,
@@ -87,13 +105,9 @@ def run_create(
     parts = create_parts(node, st.pos)
     ref = resolve(parts.table, project, flags)
     pos = node_pos(parts.table) or st.pos
-    if ref.project not in engine.catalog:
-        raise sql_error(PROJECT_NOT_FOUND, f"project {ref.project} does not exist", pos)
-    existing = engine.catalog[ref.project].get(ref.name)
-    if existing is not None and node.args.get("exists"):
+    existing = _replaced(engine, node, ref, pos, view=False)
+    if existing is False:
         return ExecutionResult(None, [], "OK")
-    if existing is not None and (not node.args.get("replace") or existing.is_view):
-        raise sql_error(TABLE_EXISTS, f"table {ref.project}.{ref.name} already exists", pos)
     columns = [column_from_def(cd, st.pos) for cd in parts.columns]
     partition_keys = [column_from_def(cd, st.pos) for cd in parts.partition_columns]
     query_sql: str | None = None
@@ -251,13 +265,9 @@ def run_create_view(
     table = view_name(node, st.pos)
     ref = resolve(table, project, flags)
     pos = node_pos(table) or st.pos
-    if ref.project not in engine.catalog:
-        raise sql_error(PROJECT_NOT_FOUND, f"project {ref.project} does not exist", pos)
-    existing = engine.catalog[ref.project].get(ref.name)
-    if existing is not None and node.args.get("exists"):
+    existing = _replaced(engine, node, ref, pos, view=True)
+    if existing is False:
         return ExecutionResult(None, [], "OK")
-    if existing is not None and (not node.args.get("replace") or not existing.is_view):
-        raise sql_error(TABLE_EXISTS, f"table or view {ref.project}.{ref.name} already exists", pos)
     if st.view_text is None or node.expression is None:
         raise sql_error(PARSE_ERROR, "CREATE VIEW needs AS SELECT ...", pos)
     columns = [_view_column(c, st.pos) for c in node.this.expressions] if isinstance(node.this, exp.Schema) else []

@@ -8,7 +8,7 @@ partition keys, which every other statement relies on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -24,6 +24,21 @@ if TYPE_CHECKING:
     from clarityq_emulator.maxcompute.sql.executor import SqlEngine
 
 _OK = ExecutionResult(None, [], "OK")
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One ALTER statement being applied: the engine, its cursor, the table and the parsed action."""
+
+    engine: SqlEngine
+    cur: duckdb.DuckDBPyConnection
+    meta: TableMeta
+    action: AlterAction
+    pos: tuple[int, int]
+    project: str
+    flags: Mapping[str, str]
+
+
 _VIEW_OPS = frozenset({"rename", "set_comment"})
 
 
@@ -38,8 +53,7 @@ def run_alter(
         raise sql_error(SEMANTIC_ERROR, f"{meta.project}.{meta.name} is a table; use ALTER TABLE", pos)
     if meta.is_view and action.op not in _VIEW_OPS:
         raise sql_error(SEMANTIC_ERROR, f"{meta.project}.{meta.name} is a view", pos)
-    handler = _HANDLERS[action.op]
-    handler(engine, cur, meta, action, pos, project, flags)
+    _HANDLERS[action.op](_Change(engine, cur, meta, action, pos, project, flags))
     meta.last_ddl_time = engine.now()
     return _OK
 
@@ -68,78 +82,54 @@ def _same_columns(meta: TableMeta) -> dict[str, str]:
     return {c.name: quote(c.name) for c in meta.all_columns}
 
 
-def _add_columns(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    added = [column_from_def(c, pos) for c in action.columns]
-    existing = {c.name for c in meta.all_columns}
+def _add_columns(c: _Change) -> None:
+    added = [column_from_def(d, c.pos) for d in c.action.columns]
+    existing = {col.name for col in c.meta.all_columns}
     for column in added:
         if column.name in existing:
-            raise sql_error(SEMANTIC_ERROR, f"column {column.name} already exists in table {meta.name}", pos)
+            raise sql_error(SEMANTIC_ERROR, f"column {column.name} already exists in table {c.meta.name}", c.pos)
         if column.not_null:
-            raise sql_error(SEMANTIC_ERROR, f"an added column cannot be NOT NULL (column {column.name})", pos)
+            raise sql_error(SEMANTIC_ERROR, f"an added column cannot be NOT NULL (column {column.name})", c.pos)
         existing.add(column.name)
-    new = replace(meta, columns=[*meta.columns, *added])
-    engine.validate_new_table(new, pos)
-    _rebuild(engine, cur, meta, new, _same_columns(meta))
+    new = replace(c.meta, columns=[*c.meta.columns, *added])
+    c.engine.validate_new_table(new, c.pos)
+    _rebuild(c.engine, c.cur, c.meta, new, _same_columns(c.meta))
 
 
-def _drop_columns(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    data = {c.name for c in meta.columns}
-    for name in action.names:
+def _drop_columns(c: _Change) -> None:
+    data = {col.name for col in c.meta.columns}
+    for name in c.action.names:
         if name not in data:
-            raise sql_error(SEMANTIC_ERROR, f"column {name} is not a data column of table {meta.name}", pos)
-    kept = [c for c in meta.columns if c.name not in action.names]
+            raise sql_error(SEMANTIC_ERROR, f"column {name} is not a data column of table {c.meta.name}", c.pos)
+    kept = [col for col in c.meta.columns if col.name not in c.action.names]
     if not kept:
-        raise sql_error(SEMANTIC_ERROR, f"table {meta.name} must keep at least one column", pos)
-    _rebuild(engine, cur, meta, replace(meta, columns=kept), _same_columns(meta))
+        raise sql_error(SEMANTIC_ERROR, f"table {c.meta.name} must keep at least one column", c.pos)
+    _rebuild(c.engine, c.cur, c.meta, replace(c.meta, columns=kept), _same_columns(c.meta))
 
 
-def _change_column(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    old = next((c for c in meta.all_columns if c.name == action.column), None)
+def _change_column(c: _Change) -> None:
+    old = next((col for col in c.meta.all_columns if col.name == c.action.column), None)
     if old is None:
-        raise sql_error(SEMANTIC_ERROR, f"column {action.column} cannot be resolved in table {meta.name}", pos)
-    if action.new_name != old.name and action.new_name in {c.name for c in meta.all_columns}:
-        raise sql_error(SEMANTIC_ERROR, f"column {action.new_name} already exists in table {meta.name}", pos)
+        raise sql_error(SEMANTIC_ERROR, f"column {c.action.column} cannot be resolved in table {c.meta.name}", c.pos)
+    if c.action.new_name != old.name and c.action.new_name in {col.name for col in c.meta.all_columns}:
+        raise sql_error(SEMANTIC_ERROR, f"column {c.action.new_name} already exists in table {c.meta.name}", c.pos)
     changed = Column(
-        action.new_name,
-        action.new_type or old.type,
-        old.comment if action.comment is None else action.comment,
+        c.action.new_name,
+        c.action.new_type or old.type,
+        old.comment if c.action.comment is None else c.action.comment,
         old.not_null,
     )
     if changed.name == old.name and changed.type == old.type:  # comment only: metadata
-        _replace_column(meta, old, changed)
+        _replace_column(c.meta, old, changed)
         return
-    if old in meta.partition_keys and changed.type != old.type:
-        raise sql_error(SEMANTIC_ERROR, f"the type of partition column {old.name} cannot change", pos)
-    new = replace(meta, columns=list(meta.columns), partition_keys=list(meta.partition_keys))
+    if old in c.meta.partition_keys and changed.type != old.type:
+        raise sql_error(SEMANTIC_ERROR, f"the type of partition column {old.name} cannot change", c.pos)
+    new = replace(c.meta, columns=list(c.meta.columns), partition_keys=list(c.meta.partition_keys))
     _replace_column(new, old, changed)
-    engine.validate_new_table(new, pos)
-    sources = _same_columns(meta)
+    c.engine.validate_new_table(new, c.pos)
+    sources = _same_columns(c.meta)
     sources[changed.name] = quote(old.name)
-    _rebuild(engine, cur, meta, new, sources)
+    _rebuild(c.engine, c.cur, c.meta, new, sources)
 
 
 def _replace_column(meta: TableMeta, old: Column, new: Column) -> None:
@@ -148,83 +138,51 @@ def _replace_column(meta: TableMeta, old: Column, new: Column) -> None:
             columns[columns.index(old)] = new
 
 
-def _add_partitions(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    if not meta.partition_keys:
-        raise sql_error(SEMANTIC_ERROR, f"table {meta.project}.{meta.name} is not partitioned", pos)
-    specs = [engine.partition_spec(meta.project, meta.name, spec) for spec in action.partitions]
+def _add_partitions(c: _Change) -> None:
+    if not c.meta.partition_keys:
+        raise sql_error(SEMANTIC_ERROR, f"table {c.meta.project}.{c.meta.name} is not partitioned", c.pos)
+    specs = [c.engine.partition_spec(c.meta.project, c.meta.name, spec) for spec in c.action.partitions]
     for spec in specs:
-        if engine.has_partition(meta.project, meta.name, spec) and not action.if_not_exists:
-            raise sql_error(PARTITION_ERROR, f"partition {meta.spec_key(spec)} already exists", pos)
+        if c.engine.has_partition(c.meta.project, c.meta.name, spec) and not c.action.if_not_exists:
+            raise sql_error(PARTITION_ERROR, f"partition {c.meta.spec_key(spec)} already exists", c.pos)
     for spec in specs:
-        engine.add_partition(meta.project, meta.name, spec)
+        c.engine.add_partition(c.meta.project, c.meta.name, spec)
 
 
-def _drop_partitions(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    if not meta.partition_keys:
-        raise sql_error(SEMANTIC_ERROR, f"table {meta.project}.{meta.name} is not partitioned", pos)
-    specs = [engine.partition_spec(meta.project, meta.name, spec) for spec in action.partitions]
+def _drop_partitions(c: _Change) -> None:
+    if not c.meta.partition_keys:
+        raise sql_error(SEMANTIC_ERROR, f"table {c.meta.project}.{c.meta.name} is not partitioned", c.pos)
+    specs = [c.engine.partition_spec(c.meta.project, c.meta.name, spec) for spec in c.action.partitions]
     for spec in specs:
-        if not engine.has_partition(meta.project, meta.name, spec) and not action.if_exists:
-            raise sql_error(PARTITION_ERROR, f"partition {meta.spec_key(spec)} does not exist", pos)
+        if not c.engine.has_partition(c.meta.project, c.meta.name, spec) and not c.action.if_exists:
+            raise sql_error(PARTITION_ERROR, f"partition {c.meta.spec_key(spec)} does not exist", c.pos)
     for spec in specs:
-        engine.drop_partition(meta.project, meta.name, spec)
+        c.engine.drop_partition(c.meta.project, c.meta.name, spec)
 
 
-def _rename(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    assert action.target is not None
-    target = resolve(action.target, project, flags)
-    if target.project != meta.project:
-        raise sql_error(SEMANTIC_ERROR, "a table can only be renamed within its project", pos)
-    if target.name in engine.catalog[meta.project]:
-        raise sql_error(TABLE_EXISTS, f"table or view {target.project}.{target.name} already exists", pos)
-    if not meta.is_view:
-        engine.validate_new_table(replace(meta, name=target.name), pos)
-    kind = "VIEW" if meta.is_view else "TABLE"
-    cur.execute(f"ALTER {kind} {engine.fq(meta.project, meta.name)} RENAME TO {quote(target.name)}")
-    del engine.catalog[meta.project][meta.name]
-    meta.name = target.name
-    engine.catalog[meta.project][meta.name] = meta
+def _rename(c: _Change) -> None:
+    assert c.action.target is not None
+    target = resolve(c.action.target, c.project, c.flags)
+    if target.project != c.meta.project:
+        raise sql_error(SEMANTIC_ERROR, "a table can only be renamed within its c.project", c.pos)
+    if target.name in c.engine.catalog[c.meta.project]:
+        raise sql_error(TABLE_EXISTS, f"table or view {target.project}.{target.name} already exists", c.pos)
+    if not c.meta.is_view:
+        c.engine.validate_new_table(replace(c.meta, name=target.name), c.pos)
+    kind = "VIEW" if c.meta.is_view else "TABLE"
+    c.cur.execute(f"ALTER {kind} {c.engine.fq(c.meta.project, c.meta.name)} RENAME TO {quote(target.name)}")
+    del c.engine.catalog[c.meta.project][c.meta.name]
+    c.meta.name = target.name
+    c.engine.catalog[c.meta.project][c.meta.name] = c.meta
 
 
-def _set_metadata(
-    engine: SqlEngine,
-    cur: duckdb.DuckDBPyConnection,
-    meta: TableMeta,
-    action: AlterAction,
-    pos: tuple[int, int],
-    project: str,
-    flags: Mapping[str, str],
-) -> None:
-    if action.op == "set_lifecycle":
-        meta.lifecycle = action.lifecycle
-    elif action.op == "set_comment":
-        meta.comment = action.comment or ""
+def _set_metadata(c: _Change) -> None:
+    if c.action.op == "set_lifecycle":
+        c.meta.lifecycle = c.action.lifecycle
+    elif c.action.op == "set_comment":
+        c.meta.comment = c.action.comment or ""
     else:
-        meta.properties.update(action.properties)
+        c.meta.properties.update(c.action.properties)
 
 
 _HANDLERS = {

@@ -18,24 +18,22 @@ MAX_STAGED_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
-class DownloadSession:
+class _Session:
     id: str
     project: str
     table: str
     partition: dict[str, str]
     columns: list[Column]
     partition_keys: list[Column]
+
+
+@dataclass
+class DownloadSession(_Session):
     rows: list[tuple[Any, ...]]
 
 
 @dataclass
-class UploadSession:
-    id: str
-    project: str
-    table: str
-    partition: dict[str, str]
-    columns: list[Column]
-    partition_keys: list[Column]
+class UploadSession(_Session):
     overwrite: bool
     blocks: dict[int, list[list[Any]]] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
