@@ -27,9 +27,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
 fi
 
-step "Installing airflow-provider-clarityq[$EXTRAS] (pinned by constraints.txt)"
+step "Installing clarityq-emulator and airflow-provider-clarityq[$EXTRAS] (pinned by constraints.txt)"
+# One pip run: the provider's emulator extra is satisfied by the emulator distribution in ./emulator.
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  -c "$REPO/constraints.txt" -e "$REPO[$EXTRAS]"
+  -c "$REPO/constraints.txt" -e "$REPO/emulator" -e "$REPO[$EXTRAS]"
 
 export PATH="$VENV/bin:$PATH"
 # The Alibaba SDK applies proxy variables even to loopback addresses; the emulator is local.

@@ -65,7 +65,7 @@ def start_emulator() -> dict[str, Any]:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     log = open(STATE_DIR / "emulator.log", "a")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_clarityq.emulator", "--state-file", str(EMULATOR_STATE)],
+        [sys.executable, "-m", "clarityq_emulator", "--state-file", str(EMULATOR_STATE)],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,

@@ -12,9 +12,8 @@ from typing import Any
 
 from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
+from clarityq_emulator import RunningEmulator
 from odps import ODPS
-
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 
 def owner_odps(emu: RunningEmulator) -> ODPS:

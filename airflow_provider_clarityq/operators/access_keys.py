@@ -207,7 +207,12 @@ class RamAccessKeyOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_clarityq.core.access_keys.manager import AccessKeyManager
-        from airflow_provider_clarityq.core.access_keys.model import KeyLimitError, SinkConflictError, SinkMismatchError, VerificationError
+        from airflow_provider_clarityq.core.access_keys.model import (
+            KeyLimitError,
+            SinkConflictError,
+            SinkMismatchError,
+            VerificationError,
+        )
         from airflow_provider_clarityq.core.access_keys.ram import RamKeyBackend
         from airflow_provider_clarityq.core.access_keys.verification import health_verifier
         from airflow_provider_clarityq.core.errors import ConfigurationError

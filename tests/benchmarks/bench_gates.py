@@ -181,13 +181,11 @@ def child_process_baseline() -> dict[str, Any]:
 
 EMULATOR = """
 import signal, sys, threading
-from airflow_provider_clarityq.emulator.runner import RunningEmulator, build_emulator
-from airflow_provider_clarityq.emulator.server import EmulatorHTTPServer
-emulator = build_emulator()
-running = RunningEmulator(EmulatorHTTPServer(("127.0.0.1", 0), emulator, max_workers=int(sys.argv[1])), emulator)
+from clarityq_emulator import build_emulator, serve
+from clarityq_emulator.core.limits import Limits
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-running.thread.start()
+running = serve(build_emulator(), limits=Limits(max_connections=int(sys.argv[1])))
 print(running.info.to_json(), flush=True)
 stop.wait()
 running.stop()
@@ -195,11 +193,11 @@ running.stop()
 
 
 def start_emulator(workdir: Path, workers: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """The emulator in its own process, with enough connection threads not to be the bottleneck.
+    """The emulator in its own process, allowing enough connections not to be the bottleneck.
 
-    Its default pool (64) keeps an idle keep-alive connection on a thread for 30 s, so a few hundred
-    clients holding pooled connections would queue behind each other -- a limit of the emulator, not of
-    MaxCompute, that would distort the poke side most (all its gates start at once).
+    Its default limit (1024 open connections) would answer 503 once a few thousand clients hold pooled
+    connections -- a limit of the emulator, not of MaxCompute, that would distort the poke side most
+    (all its gates start at once).
     """
     log = (workdir / "emulator.log").open("w")
     process = subprocess.Popen(
@@ -343,7 +341,7 @@ def main() -> int:
     parser.add_argument("--gates", type=int, default=200)
     parser.add_argument("--window", type=float, default=30.0, help="seconds each gate waits before timing out")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between check rounds")
-    parser.add_argument("--emulator-workers", type=int, default=4096, help="emulator connection threads")
+    parser.add_argument("--emulator-workers", type=int, default=4096, help="emulator connection limit")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -28,13 +28,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from clarityq_emulator import RunningEmulator, start_emulator  # noqa: E402
+
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle  # noqa: E402
 from airflow_provider_clarityq.core.alibaba.failures import RetryPolicy  # noqa: E402
 from airflow_provider_clarityq.core.connection import parse_connection  # noqa: E402
 from airflow_provider_clarityq.core.grants.backend import AlibabaBackend  # noqa: E402
 from airflow_provider_clarityq.core.grants.run import run_access  # noqa: E402
 from airflow_provider_clarityq.core.grants.spec import load_spec  # noqa: E402
-from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator  # noqa: E402
 
 PROJECT = "bench_prj"
 SPEEDUP_GOAL = 4.0

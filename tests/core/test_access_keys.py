@@ -11,12 +11,23 @@ from typing import Any, Literal
 
 import pytest
 
-from airflow_provider_clarityq.core.access_keys.model import AccessKeyError, AccessKeyOptions, KeyLimitError, KeyRecord, NewAccessKey, SinkConflictError, SinkMismatchError, UserNotFoundError, Verification, VerificationError, reader_connection_template
 from airflow_provider_clarityq.core.access_keys.manager import AccessKeyManager
-from airflow_provider_clarityq.core.secret_sinks import SinkError
+from airflow_provider_clarityq.core.access_keys.model import (
+    AccessKeyError,
+    AccessKeyOptions,
+    KeyLimitError,
+    KeyRecord,
+    NewAccessKey,
+    SinkConflictError,
+    SinkMismatchError,
+    UserNotFoundError,
+    Verification,
+    VerificationError,
+    reader_connection_template,
+)
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER, UnmanagedUserError, parse_comments
-from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
+from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection, SinkError
 
 USER = "clarityq"
 CONN = "clarityq_reader"

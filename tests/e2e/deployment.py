@@ -26,8 +26,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 
-#: How the emulator is started: the one place to change when it ships its own console script.
-EMULATOR_COMMAND: tuple[str, ...] = (sys.executable, "-m", "airflow_provider_clarityq.emulator")
+#: How the emulator is started: its console script, installed next to this interpreter.
+EMULATOR_COMMAND: tuple[str, ...] = (str(Path(sys.executable).with_name("clarityq-emulator")),)
 
 #: The deployment's Airflow processes, in start order (the Celery worker is added with ``celery=True``).
 AIRFLOW_PROCESSES: tuple[tuple[str, tuple[str, ...]], ...] = (

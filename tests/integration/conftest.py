@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 from support import owner_odps, owner_ram
-
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 READER_CONN_ID = "clarityq_reader"
 READER_ROLE = "clarityq_reader"

@@ -18,17 +18,16 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 from odps import ODPS
 from support import owner_ram
 
 from airflow_provider_clarityq.core.access_keys.manager import AccessKeyManager
 from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions, KeyLimitError, VerificationError
 from airflow_provider_clarityq.core.access_keys.ram import RamKeyBackend
-from airflow_provider_clarityq.core.secret_sinks import SinkError
 from airflow_provider_clarityq.core.access_keys.verification import health_verifier
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
-from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
+from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink, SinkError
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
 

@@ -30,6 +30,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, ParamValidationError
 from alibabacloud_ram20150501 import models as ram_models
 from allowlist_probes import PROBES
+from clarityq_emulator import RunningEmulator
 from support import (
     ADMIN_CONN_ID,
     MANAGED_USER,
@@ -43,7 +44,6 @@ from support import (
     user_keys,
 )
 
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.grants import MaxComputeSecurityQueryOperator
 
 pytestmark = pytest.mark.integration

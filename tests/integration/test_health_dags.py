@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
@@ -22,7 +23,6 @@ from airflow_provider_clarityq.core.health import health_asset_uri
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
 from airflow_provider_clarityq.core.health.runner import run_health_checks
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 

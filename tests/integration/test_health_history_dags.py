@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.history import SQLiteHistoryStore
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 

@@ -12,11 +12,11 @@ from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_sts20150401 import models as sts_models
 from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_tea_openapi.utils_models import Config
+from clarityq_emulator import RunningEmulator
 from odps import ODPS, options
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle, sts_assume_role_caller
 from airflow_provider_clarityq.core.credentials import credentials_from_settings
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 pytestmark = pytest.mark.integration

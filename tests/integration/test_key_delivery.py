@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clarityq_emulator import RunningEmulator
 from json_vault import VAULT_ENV
 from support import (
     ADMIN_CONN_ID,
@@ -31,8 +32,6 @@ from support import (
     secret_hits,
     user_keys,
 )
-
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = pytest.mark.integration
 

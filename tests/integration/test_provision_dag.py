@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 from odps import ODPS, errors
 from support import owner_odps as owner
 from support import owner_ram
 
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 
 pytestmark = pytest.mark.integration
 

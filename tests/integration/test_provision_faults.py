@@ -18,6 +18,7 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
+from clarityq_emulator import RunningEmulator, start_emulator
 from odps import ODPS
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
@@ -26,7 +27,6 @@ from airflow_provider_clarityq.core.connection import parse_connection
 from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
 from airflow_provider_clarityq.core.grants.run import run_access
 from airflow_provider_clarityq.core.grants.spec import default_spec
-from airflow_provider_clarityq.emulator.runner import RunningEmulator, start_emulator
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from alibabacloud_ram20150501 import models as ram_models
 from alibabacloud_ram20150501.client import Client as RamClient
 from alibabacloud_tea_openapi.utils_models import Config
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
@@ -23,7 +24,6 @@ from airflow_provider_clarityq.core.secret_sinks import (
     ConnectionFileSink,
     SinkError,
 )
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.access_keys import (
     RamAccessKeyOperator,
     RamAccessKeyRotationOperator,

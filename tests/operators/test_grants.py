@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from allowlist_probes import PROBES
+from clarityq_emulator import RunningEmulator
 
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.grants import (
     DEFAULT_CONN_ID,
     RESULT_XCOM_KEY,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.ram import DEFAULT_CONN_ID, RamUserOperator
 
 CONN_ID = "clarityq_ram_admin"

@@ -17,10 +17,10 @@ import pytest
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.health import health_asset_uri
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.operators.validation import ClarityQValidationOperator
 
 pytestmark = pytest.mark.integration

@@ -23,9 +23,9 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
     TaskDeferred,
 )
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.sensors.health import ClarityQHealthConfigError, ClarityQHealthSensor, validate_event
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 

@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 import pytest
+from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
 from airflow_provider_clarityq.core.health.report import HealthReport
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 
 pytestmark = pytest.mark.integration

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
+from clarityq_emulator import RunningEmulator
 from support import MANAGED_USER, owner_ram, provision_user_without_key
 
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
-from airflow_provider_clarityq.emulator.runner import RunningEmulator
 from airflow_provider_clarityq.triggers.health import ClarityQHealthTrigger
 
 pytestmark = pytest.mark.integration

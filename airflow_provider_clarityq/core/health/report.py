@@ -157,10 +157,12 @@ class CheckResult(_Model):
         code: str,
         message: str,
         remediation: str | None = None,
+        retryable: bool = False,
         **fields: Any,
     ) -> None:
+        # Positional order of the fields, as callers wrote it before the model was pydantic.
         given = {"name": name, "status": status, "code": code, "message": message, "remediation": remediation}
-        super().__init__(**given, **fields)
+        super().__init__(**given, retryable=retryable, **fields)
 
     @field_serializer("details")
     def _details(self, details: dict[str, Any]) -> Any:
