@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from airflow_provider_clarityq.core.defaults import CONN_TYPE
+
 PACKAGE_NAME = "airflow-provider-clarityq"
 INTEGRATION_NAME = "ClarityQ MaxCompute"
-CONN_TYPE = "clarityq_maxcompute"
 HOOK_CLASS_NAME = "airflow_provider_clarityq.hooks.maxcompute.MaxComputeHook"
 
 #: Module lists per Airflow concept. Adding a module is one line here; an empty list leaves the

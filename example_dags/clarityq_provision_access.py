@@ -31,9 +31,9 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
-from airflow_provider_clarityq.operators.grants import MaxComputeGrantsOperator
-from airflow_provider_clarityq.operators.ram import RamUserOperator
+from airflow_provider_clarityq.operators.access_keys import ClarityQAccessKeyOperator
+from airflow_provider_clarityq.operators.grants import ClarityQGrantsOperator
+from airflow_provider_clarityq.operators.ram import ClarityQRamUserOperator
 
 CONN_ID = "clarityq_admin"
 RAM_USER = "clarityq"
@@ -71,7 +71,7 @@ with DAG(
         spec = load_spec({"ram_user": RAM_USER, "role": ROLE, "projects": [{"project": project}]})
         return spec.model_dump(mode="json")
 
-    ensure_ram_user = RamUserOperator(
+    ensure_ram_user = ClarityQRamUserOperator(
         task_id="ensure_ram_user",
         maxcompute_conn_id=CONN_ID,
         ram_user="{{ ti.xcom_pull(task_ids='validate_spec')['ram_user'] }}",
@@ -79,7 +79,7 @@ with DAG(
         adopt_existing_user=ADOPT_EXISTING_USER,
     )
 
-    grant_access = MaxComputeGrantsOperator(
+    grant_access = ClarityQGrantsOperator(
         task_id="grant_access",
         maxcompute_conn_id=CONN_ID,
         spec="{{ ti.xcom_pull(task_ids='validate_spec') | tojson }}",
@@ -90,7 +90,7 @@ with DAG(
     )
 
     # After grant_access: the new key is verified (authentication + project access) before delivery.
-    ensure_access_key = RamAccessKeyOperator(
+    ensure_access_key = ClarityQAccessKeyOperator(
         task_id="ensure_access_key",
         maxcompute_conn_id=CONN_ID,
         ram_user="{{ ti.xcom_pull(task_ids='validate_spec')['ram_user'] }}",

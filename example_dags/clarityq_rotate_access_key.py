@@ -24,7 +24,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_provider_clarityq.operators.access_keys import RamAccessKeyRotationOperator
+from airflow_provider_clarityq.operators.access_keys import ClarityQAccessKeyRotationOperator
 
 CONN_ID = "clarityq_admin"
 RAM_USER = "clarityq"
@@ -55,7 +55,7 @@ with DAG(
         "mode": Param("apply", type="string", enum=["plan", "apply"], description="plan: report only."),
     },
 ):
-    RamAccessKeyRotationOperator(
+    ClarityQAccessKeyRotationOperator(
         task_id="rotate_access_key",
         maxcompute_conn_id=CONN_ID,
         ram_user=RAM_USER,

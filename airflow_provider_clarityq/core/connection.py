@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
+from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.identifiers import (
     ServiceEndpoint,
@@ -56,7 +57,6 @@ __all__ = [
     "region_from_endpoint",
 ]
 
-CONN_TYPE = "clarityq_maxcompute"
 LEGACY_EXTRA_PREFIX = f"extra__{CONN_TYPE}__"
 DEFAULT_ROLE_SESSION_NAME = "clarityq-airflow"
 DEFAULT_RAM_ENDPOINT = ServiceEndpoint("https", "ram.aliyuncs.com")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
+from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line, redact
 
 __all__ = [
@@ -598,7 +599,7 @@ class AirflowApiConnectionSink:
         secrets = self._secrets(fields)
         current = self._request("GET", self._path(conn_id))
         if current.status_code == 404:
-            body = self._body(conn_id, {"conn_type": "clarityq_maxcompute", **fields})
+            body = self._body(conn_id, {"conn_type": CONN_TYPE, **fields})
             created = self._request("POST", "/api/v2/connections", json=body)
             if created.status_code in (200, 201):
                 return
@@ -607,7 +608,7 @@ class AirflowApiConnectionSink:
             current = self._request("GET", self._path(conn_id))
         if current.status_code != 200:
             raise self._fail(f"GET connection {conn_id!r}", current, secrets)
-        conn_type = current.json().get("conn_type") or fields.get("conn_type") or "clarityq_maxcompute"
+        conn_type = current.json().get("conn_type") or fields.get("conn_type") or CONN_TYPE
         body = self._body(conn_id, {"conn_type": conn_type, **fields})
         response = self._request("PATCH", self._path(conn_id), params={"update_mask": sorted(fields)}, json=body)
         if response.status_code != 200:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clarityq.core.defaults import CONN_TYPE, DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
     from airflow_provider_clarityq.core.connection import MaxComputeSettings
@@ -59,8 +61,8 @@ class MaxComputeHook(DbApiHook):
     """
 
     conn_name_attr = "maxcompute_conn_id"
-    default_conn_name = "clarityq_default"
-    conn_type = "clarityq_maxcompute"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
     hook_name = "ClarityQ MaxCompute"
 
     #: ``odps.dbapi`` binds ``?`` (sequence) and ``:name`` (mapping) parameters.

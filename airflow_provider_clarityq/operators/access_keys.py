@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_READER_CONN_ID
+from airflow_provider_clarityq.utils.deprecation import renamed
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -35,12 +38,9 @@ if TYPE_CHECKING:
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = [
-    "RamAccessKeyOperator",
-    "RamAccessKeyRotationOperator",
+    "ClarityQAccessKeyOperator",
+    "ClarityQAccessKeyRotationOperator",
 ]
-
-DEFAULT_CONN_ID = "clarityq_default"
-DEFAULT_SINK_CONN_ID = "clarityq_reader"
 
 
 def _mask(value: str | None) -> None:
@@ -70,7 +70,7 @@ def _grace_period(value: timedelta | float | str | None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class RamAccessKeyOperator(BaseOperator):
+class ClarityQAccessKeyOperator(BaseOperator):
     """Make sure the sink holds a working AccessKey of the RAM user; create and deliver one only if not.
 
     Returns (XCom) ``{"access_key_id", "action", "user_name", "sink_conn_id", "dry_run", "verified",
@@ -112,7 +112,7 @@ class RamAccessKeyOperator(BaseOperator):
         *,
         ram_user: str = "clarityq",
         maxcompute_conn_id: str = DEFAULT_CONN_ID,
-        sink_conn_id: str = DEFAULT_SINK_CONN_ID,
+        sink_conn_id: str = DEFAULT_READER_CONN_ID,
         connections_file: str | None = None,
         airflow_api_conn_id: str | None = None,
         sink: SecretSink | None = None,
@@ -261,14 +261,25 @@ class RamAccessKeyOperator(BaseOperator):
         return result.to_dict()
 
 
-class RamAccessKeyRotationOperator(RamAccessKeyOperator):
+class ClarityQAccessKeyRotationOperator(ClarityQAccessKeyOperator):
     """Rotate the RAM user's AccessKey: create -> verify -> deliver -> deactivate the old key(s); delete
     deactivated keys once their grace period is over (on a later run).
 
-    Same parameters and XCom as :class:`RamAccessKeyOperator`; ``action`` is ``rotated``, ``created``
+    Same parameters and XCom as :class:`ClarityQAccessKeyOperator`; ``action`` is ``rotated``, ``created``
     (the sink held no key of the user) or ``completed`` (an earlier rotation had stopped before
     deactivating the old key; this run only finished it).
     """
 
     operation: ClassVar[Literal["ensure", "rotate"]] = "rotate"
     ui_color = "#ffe066"
+
+
+# Names before the ClarityQ prefix: importable, with a deprecation warning, for one release.
+__getattr__ = renamed(
+    __name__,
+    {
+        "RamAccessKeyOperator": "ClarityQAccessKeyOperator",
+        "RamAccessKeyRotationOperator": "ClarityQAccessKeyRotationOperator",
+    },
+    globals(),
+)

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQAccessPlanLink
+from airflow_provider_clarityq.utils.deprecation import renamed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,14 +26,13 @@ if TYPE_CHECKING:
     from airflow_provider_clarityq.core.grants.spec import AccessSpec
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
-__all__ = ["MaxComputeGrantsOperator", "MaxComputeSecurityQueryOperator"]
+__all__ = ["ClarityQGrantsOperator", "ClarityQSecurityQueryOperator"]
 
 #: ``MaxComputeHook.default_conn_name``, repeated here so importing the operator does not import the hook.
-DEFAULT_CONN_ID = "clarityq_default"
 RESULT_XCOM_KEY = "access_result"
 
 
-class MaxComputeGrantsOperator(BaseOperator):
+class ClarityQGrantsOperator(BaseOperator):
     """Bring ClarityQ's MaxCompute access in line with an access spec (plan / apply / sync).
 
     Resolves the RAM user's principal (STS, RAM), reads the project's access state (a fixed number of
@@ -48,7 +49,7 @@ class MaxComputeGrantsOperator(BaseOperator):
     :param ram_user: RAM user name for the default spec (``clarityq``).
     :param role: role name for the default spec (``clarityq_reader``).
     :param project: project for the default spec; default: the connection's project.
-    :param account_id: main account ID, when known (e.g. from ``RamUserOperator``'s XCom): skips STS
+    :param account_id: main account ID, when known (e.g. from ``ClarityQRamUserOperator``'s XCom): skips STS
         GetCallerIdentity in ``plan``/``apply`` (``sync`` always asks, to never revoke from the caller).
     :param ram_user_uid: the RAM user's UID, when known: skips RAM GetUser.
     :param concurrency: how many steps of one phase run at once (1-64).
@@ -118,7 +119,7 @@ class MaxComputeGrantsOperator(BaseOperator):
             return load_spec(self.spec)
         data: dict[str, Any] = {
             "ram_user": self.ram_user or "clarityq",
-            "role": self.role or "clarityq_reader",
+            "role": self.role or DEFAULT_ROLE,
             "projects": [{"project": self.project or self.hook.project}],
         }
         return load_spec(data)
@@ -167,7 +168,7 @@ class MaxComputeGrantsOperator(BaseOperator):
         self.log.info("%s", plan_diff(plan.to_dict()).to_text())
 
 
-class MaxComputeSecurityQueryOperator(BaseOperator):
+class ClarityQSecurityQueryOperator(BaseOperator):
     """Run raw MaxCompute security statements (``SHOW GRANTS``, ``DESCRIBE ROLE``...) for admins.
 
     Read-only by default: every statement must be one line of plain ASCII with no comment and start with a
@@ -225,3 +226,14 @@ class MaxComputeSecurityQueryOperator(BaseOperator):
             answer = self.hook.odps.execute_security_query(statement, project=project, output_json=self.output_json)
             results.append({"statement": statement, "result": answer})
         return results
+
+
+# Names before the ClarityQ prefix: importable, with a deprecation warning, for one release.
+__getattr__ = renamed(
+    __name__,
+    {
+        "MaxComputeGrantsOperator": "ClarityQGrantsOperator",
+        "MaxComputeSecurityQueryOperator": "ClarityQSecurityQueryOperator",
+    },
+    globals(),
+)

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID
 from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["ClarityQHealthReportOperator"]
-
-DEFAULT_CONN_ID = "clarityq_default"
 
 
 class ClarityQHealthReportOperator(BaseOperator):

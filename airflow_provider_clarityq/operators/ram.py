@@ -1,4 +1,4 @@
-"""``RamUserOperator``: make sure ClarityQ's RAM user exists and hand its UID and principal downstream.
+"""``ClarityQRamUserOperator``: make sure ClarityQ's RAM user exists and hand its UID and principal downstream.
 
 Seed 000 steps 1-3: create the RAM user (no console login, no AccessKey here - keys belong to the
 access-keys flow), then read the two UIDs the grants need: the main account's (STS
@@ -14,28 +14,29 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID
+from airflow_provider_clarityq.utils.deprecation import renamed
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
-__all__ = ["RamUserOperator"]
-
-DEFAULT_CONN_ID = "clarityq_default"
+__all__ = ["ClarityQRamUserOperator"]
 
 
-class RamUserOperator(BaseOperator):
+class ClarityQRamUserOperator(BaseOperator):
     """Ensure a RAM user exists (RAM CreateUser when missing); return its UID and MaxCompute principal.
 
     Returns ``{"user_name", "user_uid", "account_id", "principal", "exists", "created", "caller", "requests"}``,
     where ``principal`` is seed 000's ``RAM$<main-account-uid>:<ram-user-uid>``. Pass ``account_id`` and
-    ``user_uid`` on to ``MaxComputeGrantsOperator`` to save it the same two look-ups.
+    ``user_uid`` on to ``ClarityQGrantsOperator`` to save it the same two look-ups.
 
     :param ram_user: the RAM user name (``clarityq``); validated before any request.
     :param maxcompute_conn_id: a ``clarityq_maxcompute`` connection whose credentials may call RAM
         (the main account, or a RAM user with ``AliyunRAMFullAccess``).
     :param mode: ``plan`` only looks (a missing user is reported with ``user_uid`` ``None``, not
-        created); ``apply``/``sync`` create it - the same vocabulary as ``MaxComputeGrantsOperator``.
+        created); ``apply``/``sync`` create it - the same vocabulary as ``ClarityQGrantsOperator``.
     :param create: create the user when missing; with ``False`` a missing user fails the task.
     :param adopt_existing_user: let the provider manage an existing RAM user it did not create (it marks the
         user's Comments). Without it, such a user is refused: the provider operates only on RAM users it
@@ -95,3 +96,7 @@ class RamUserOperator(BaseOperator):
             verb = "Created" if result.created else "Adopted" if result.adopted else "Found"
             self.log.info("%s RAM user %s: principal %s", verb, result.user_name, result.principal)
         return result.to_dict()
+
+
+# Names before the ClarityQ prefix: importable, with a deprecation warning, for one release.
+__getattr__ = renamed(__name__, {"RamUserOperator": "ClarityQRamUserOperator"}, globals())

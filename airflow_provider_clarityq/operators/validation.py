@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQValidationOperator"]
-
-DEFAULT_CONN_ID = "clarityq_default"
 
 
 class ClarityQValidationOperator(BaseOperator):
@@ -65,7 +64,7 @@ class ClarityQValidationOperator(BaseOperator):
         self,
         *,
         maxcompute_conn_id: str = DEFAULT_CONN_ID,
-        role: str = "clarityq_reader",
+        role: str = DEFAULT_ROLE,
         table: str | None = None,
         checks: Sequence[str] | None = None,
         validations: Sequence[Mapping[str, Any]] | None = None,

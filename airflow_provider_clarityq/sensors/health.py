@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQHealthConfigError", "ClarityQHealthSensor"]
-
-DEFAULT_CONN_ID = "clarityq_default"
 
 
 class ClarityQHealthConfigError(AirflowFailException):
@@ -92,7 +91,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
         self,
         *,
         maxcompute_conn_id: str = DEFAULT_CONN_ID,
-        role: str = "clarityq_reader",
+        role: str = DEFAULT_ROLE,
         table: str | None = None,
         checks: Sequence[str] | None = None,
         accept_degraded: bool = False,

@@ -29,7 +29,7 @@ from airflow_provider_clarityq.core.access_keys.verification import health_verif
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink, SinkError
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
+from airflow_provider_clarityq.operators.access_keys import ClarityQAccessKeyOperator
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,7 @@ def manager(emu: RunningEmulator, sink: Any, **options: Any) -> AccessKeyManager
 def test_first_provision_creates_one_working_key_and_a_rerun_creates_none(emu: RunningEmulator, conns: Path) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
-    op = RamAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id=ADMIN)
+    op = ClarityQAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id=ADMIN)
     first = op.execute(CONTEXT)
     (key_id,) = keys(emu)
     assert first["action"] == "created" and first["access_key_id"] == key_id and first["verified"]
@@ -152,7 +152,7 @@ def test_first_provision_creates_one_working_key_and_a_rerun_creates_none(emu: R
     ok, message = reader_works()
     assert ok, message
 
-    again = RamAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id=ADMIN).execute(CONTEXT)
+    again = ClarityQAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id=ADMIN).execute(CONTEXT)
     assert again["action"] == "unchanged" and again["access_key_id"] == key_id
     assert actions(emu, "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey") == ["CreateAccessKey"]
     assert keys(emu) == {key_id: "Active"}
@@ -243,7 +243,7 @@ def provisioning_dag_has_key_step() -> bool:
 
     bag = DagBag(dag_folder=str(REPO / "example_dags" / f"{PROVISION_DAG}.py"))
     dag = bag.dags.get(PROVISION_DAG)
-    return dag is not None and any(isinstance(t, RamAccessKeyOperator) for t in dag.tasks)
+    return dag is not None and any(isinstance(t, ClarityQAccessKeyOperator) for t in dag.tasks)
 
 
 def artefacts(emu: RunningEmulator) -> Iterator[tuple[str, str]]:
@@ -312,7 +312,7 @@ def test_rotation_dag_end_to_end_and_no_secret_outside_the_sink(
     state, fourth_run = run_dag(ROTATE_DAG, mode="plan")
     assert state == "success" and fourth_run is not None and fourth_run["dry_run"]
     assert keys(emu) == {second["login"]: "Inactive", third["login"]: "Active"}  # plan: nothing done
-    ok = RamAccessKeyOperator(task_id="e", maxcompute_conn_id=ADMIN, grace_period=0).execute(CONTEXT)
+    ok = ClarityQAccessKeyOperator(task_id="e", maxcompute_conn_id=ADMIN, grace_period=0).execute(CONTEXT)
     assert ok["deleted"] == [second["login"]] and keys(emu) == {third["login"]: "Active"}
     assert reader_works()[0]
 

@@ -44,7 +44,7 @@ from support import (
     user_keys,
 )
 
-from airflow_provider_clarityq.operators.grants import MaxComputeSecurityQueryOperator
+from airflow_provider_clarityq.operators.grants import ClarityQSecurityQueryOperator
 
 pytestmark = pytest.mark.integration
 
@@ -111,8 +111,9 @@ def _reader_secret(path: Path) -> str:
 
 
 ENSURE = """
-from airflow_provider_clarityq.operators.access_keys import RamAccessKeyOperator
-RamAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id="clarityq_admin", verify_attempts=1).execute({})
+from airflow_provider_clarityq.operators.access_keys import ClarityQAccessKeyOperator
+op = ClarityQAccessKeyOperator(task_id="ensure_access_key", maxcompute_conn_id="clarityq_admin", verify_attempts=1)
+op.execute({})
 """
 
 
@@ -199,9 +200,9 @@ def test_nothing_outside_the_managed_principal_changes(
     emu.clear_requests()
     for probe in PROBES:
         with pytest.raises(AirflowFailException):
-            MaxComputeSecurityQueryOperator(
-                task_id="probe", maxcompute_conn_id=ADMIN_CONN_ID, statements=probe
-            ).execute({})
+            ClarityQSecurityQueryOperator(task_id="probe", maxcompute_conn_id=ADMIN_CONN_ID, statements=probe).execute(
+                {}
+            )
     assert emu.requests() == []
 
     assert snapshot(emu) == before

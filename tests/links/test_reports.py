@@ -13,7 +13,7 @@ from airflow_provider_clarityq.links.reports import (
     access_plan_url,
     health_report_url,
 )
-from airflow_provider_clarityq.operators.grants import MaxComputeGrantsOperator
+from airflow_provider_clarityq.operators.grants import ClarityQGrantsOperator
 from airflow_provider_clarityq.operators.health_report import ClarityQHealthReportOperator
 from airflow_provider_clarityq.operators.validation import ClarityQValidationOperator
 from airflow_provider_clarityq.sensors.health import ClarityQHealthSensor
@@ -32,7 +32,7 @@ def test_links_are_registered_and_on_the_operators() -> None:
     assert "plugins" not in info  # an entry point instead: Airflow loads provider-info plugins only when not lazy
     for operator in (ClarityQValidationOperator, ClarityQHealthSensor, ClarityQHealthReportOperator):
         assert [type(link) for link in operator.operator_extra_links] == [ClarityQHealthReportLink]
-    assert [type(link) for link in MaxComputeGrantsOperator.operator_extra_links] == [ClarityQAccessPlanLink]
+    assert [type(link) for link in ClarityQGrantsOperator.operator_extra_links] == [ClarityQAccessPlanLink]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""``RamAccessKeyOperator`` / ``RamAccessKeyRotationOperator``: construction and templating, where the
+"""``ClarityQAccessKeyOperator`` / ``ClarityQAccessKeyRotationOperator``: construction and templating, where the
 connections file comes from, sink selection, and ``execute`` against the emulator (XCom = key IDs only,
 refusals fail without retry)."""
 
@@ -25,8 +25,8 @@ from airflow_provider_clarityq.core.secret_sinks import (
     SinkError,
 )
 from airflow_provider_clarityq.operators.access_keys import (
-    RamAccessKeyOperator,
-    RamAccessKeyRotationOperator,
+    ClarityQAccessKeyOperator,
+    ClarityQAccessKeyRotationOperator,
     _grace_period,
 )
 
@@ -36,16 +36,16 @@ CONTEXT: Any = {}  # the operators read nothing from the task context
 
 def test_construction_is_keyword_only_cheap_and_templates_no_secret() -> None:
     with pytest.raises(TypeError):
-        RamAccessKeyOperator("clarityq")  # type: ignore[call-arg]
-    op = RamAccessKeyRotationOperator(task_id="rotate")
+        ClarityQAccessKeyOperator("clarityq")  # type: ignore[call-arg]
+    op = ClarityQAccessKeyRotationOperator(task_id="rotate")
     assert (op.ram_user, op.sink_conn_id, op.mode, op.on_key_limit) == (
         "clarityq",
         "clarityq_reader",
         "apply",
         "delete_oldest_inactive",
     )
-    assert op.operation == "rotate" and RamAccessKeyOperator.operation == "ensure"
-    assert set(RamAccessKeyOperator.template_fields) == {
+    assert op.operation == "rotate" and ClarityQAccessKeyOperator.operation == "ensure"
+    assert set(ClarityQAccessKeyOperator.template_fields) == {
         "ram_user",
         "maxcompute_conn_id",
         "sink_conn_id",
@@ -83,18 +83,18 @@ def test_configured_sink_follows_the_tasks_secrets_backend(no_backend: pytest.Mo
     # LocalFilesystemBackend configured: its file, with no DAG edit.
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", LOCAL_BACKEND)
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": "/demo/c.json"}))
-    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    chosen = ClarityQAccessKeyOperator(task_id="k")._sink()
     assert isinstance(chosen, ConnectionFileSink) and str(chosen.path) == "/demo/c.json"
     # [clarityq] connections_file overrides the backend's path.
     monkeypatch.setenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE", str(tmp_path / "other.yaml"))
-    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    chosen = ClarityQAccessKeyOperator(task_id="k")._sink()
     assert isinstance(chosen, ConnectionFileSink) and chosen.path == tmp_path / "other.yaml"
     # No backend: the metadata DB through the REST API connection [clarityq] airflow_api_conn_id.
     monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
     monkeypatch.delenv("AIRFLOW__CLARITYQ__CONNECTIONS_FILE")
     api = {"conn_type": "http", "host": "https://airflow.example.com", "login": "deployer", "password": "pw-123456"}
     monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps(api))
-    chosen = RamAccessKeyOperator(task_id="k")._sink()
+    chosen = ClarityQAccessKeyOperator(task_id="k")._sink()
     assert isinstance(chosen, AirflowApiConnectionSink) and chosen.base_url == "https://airflow.example.com"
 
 
@@ -103,20 +103,20 @@ def test_configured_sink_refusals_name_the_option(no_backend: pytest.MonkeyPatch
     # A custom backend the provider cannot write: no guess, say what to configure.
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.providers.hashicorp.secrets.vault.VaultBackend")
     with pytest.raises(ConfigurationError, match=r"\[clarityq\] secret_sink.*VaultBackend.*package.module:callable"):
-        RamAccessKeyOperator(task_id="k")._sink()
+        ClarityQAccessKeyOperator(task_id="k")._sink()
     # A bad value fails while the DAG file is parsed (the operator is constructed).
     monkeypatch.setenv("AIRFLOW__CLARITYQ__SECRET_SINK", "vault please")
     with pytest.raises(ConfigurationError, match=r"\[clarityq\] secret_sink.*use one of auto"):
-        RamAccessKeyOperator(task_id="k")
+        ClarityQAccessKeyOperator(task_id="k")
     # Plain HTTP to a remote API server is refused unless allowed explicitly.
     monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
     monkeypatch.setenv("AIRFLOW__CLARITYQ__SECRET_SINK", "airflow_api")
     api = {"conn_type": "http", "host": "http://airflow.example.com:8080", "password": "a.jwt.token"}
     monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps(api))
     with pytest.raises(SinkError, match=r"plain HTTP.*allow_insecure_http"):
-        RamAccessKeyOperator(task_id="k")._sink()
+        ClarityQAccessKeyOperator(task_id="k")._sink()
     monkeypatch.setenv("AIRFLOW_CONN_CLARITYQ_AIRFLOW_API", json.dumps({**api, "extra": {"allow_insecure_http": True}}))
-    assert isinstance(RamAccessKeyOperator(task_id="k")._sink(), AirflowApiConnectionSink)
+    assert isinstance(ClarityQAccessKeyOperator(task_id="k")._sink(), AirflowApiConnectionSink)
 
 
 def test_grace_period_parsing() -> None:
@@ -130,21 +130,21 @@ def test_grace_period_parsing() -> None:
 
 def test_sink_selection(tmp_path: Path) -> None:
     sink = CallableSink(lambda c, f: None, lambda c: None)
-    assert RamAccessKeyOperator(task_id="k", sink=sink)._sink() is sink
-    chosen = RamAccessKeyOperator(task_id="k", connections_file=str(tmp_path / "c.yaml"))._sink()
+    assert ClarityQAccessKeyOperator(task_id="k", sink=sink)._sink() is sink
+    chosen = ClarityQAccessKeyOperator(task_id="k", connections_file=str(tmp_path / "c.yaml"))._sink()
     assert isinstance(chosen, ConnectionFileSink) and chosen.format == "yaml"
     with pytest.raises(ConfigurationError, match="2 ways"):
-        RamAccessKeyOperator(task_id="k", sink=sink, connections_file="/x.json")._sink()
+        ClarityQAccessKeyOperator(task_id="k", sink=sink, connections_file="/x.json")._sink()
 
 
 def test_refusals_fail_without_retry_before_any_request(tmp_path: Path) -> None:
-    same = RamAccessKeyOperator(task_id="k", maxcompute_conn_id="c", sink_conn_id="c", connections_file="/x.json")
+    same = ClarityQAccessKeyOperator(task_id="k", maxcompute_conn_id="c", sink_conn_id="c", connections_file="/x.json")
     with pytest.raises(AirflowFailException, match="admin connection"):
         same.execute(CONTEXT)
     with pytest.raises(AirflowFailException, match="on_key_limit"):
-        RamAccessKeyOperator(task_id="k", on_key_limit="yolo", connections_file="/x.json").execute(CONTEXT)
+        ClarityQAccessKeyOperator(task_id="k", on_key_limit="yolo", connections_file="/x.json").execute(CONTEXT)
     with pytest.raises(AirflowFailException, match="mode"):
-        RamAccessKeyOperator(task_id="k", mode="force", connections_file="/x.json").execute(CONTEXT)
+        ClarityQAccessKeyOperator(task_id="k", mode="force", connections_file="/x.json").execute(CONTEXT)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_execute_returns_key_ids_only_and_refuses_the_key_limit(
     path = airflow_connections_file
     path.unlink()
     # The user is not a project member: the new key authenticates but has no project access.
-    op = RamAccessKeyOperator(task_id="k", maxcompute_conn_id=ADMIN, connections_file=str(path), verify_attempts=1)
+    op = ClarityQAccessKeyOperator(task_id="k", maxcompute_conn_id=ADMIN, connections_file=str(path), verify_attempts=1)
     with pytest.raises(AirflowFailException, match="project_accessible"):
         op.execute(CONTEXT)
     assert not path.exists()
@@ -195,13 +195,13 @@ def test_execute_returns_key_ids_only_and_refuses_the_key_limit(
     assert keys == []
     emu.state.identity.create_access_key("clarityq")
     emu.state.identity.create_access_key("clarityq")
-    refused = RamAccessKeyRotationOperator(
+    refused = ClarityQAccessKeyRotationOperator(
         task_id="r", maxcompute_conn_id=ADMIN, connections_file=str(path), on_key_limit="refuse"
     )
     with pytest.raises(AirflowFailException, match="already has 2 AccessKeys"):
         refused.execute(CONTEXT)
 
-    plan = RamAccessKeyRotationOperator(
+    plan = ClarityQAccessKeyRotationOperator(
         task_id="p", maxcompute_conn_id=ADMIN, sink=CallableSink(_no, _none), mode="plan"
     )
     with pytest.raises(AirflowFailException, match="both keys are Active"):

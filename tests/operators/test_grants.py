@@ -1,4 +1,4 @@
-"""``MaxComputeGrantsOperator`` and ``MaxComputeSecurityQueryOperator``: construction, templating, validation
+"""``ClarityQGrantsOperator`` and ``ClarityQSecurityQueryOperator``: construction, templating, validation
 before any request, and ``execute`` against the emulator (real pyodps / RAM / STS clients, no mocks)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from clarityq_emulator import RunningEmulator
 from airflow_provider_clarityq.operators.grants import (
     DEFAULT_CONN_ID,
     RESULT_XCOM_KEY,
-    MaxComputeGrantsOperator,
-    MaxComputeSecurityQueryOperator,
+    ClarityQGrantsOperator,
+    ClarityQSecurityQueryOperator,
 )
 
 CONN_ID = "clarityq_ops_admin"
@@ -61,8 +61,8 @@ def _statements(emu: RunningEmulator) -> list[str]:
 class TestConstruction:
     def test_keyword_only_and_no_io_in_init(self) -> None:
         with pytest.raises(TypeError):
-            MaxComputeGrantsOperator("spec")  # type: ignore[call-arg]
-        op = MaxComputeGrantsOperator(task_id="t")
+            ClarityQGrantsOperator("spec")  # type: ignore[call-arg]
+        op = ClarityQGrantsOperator(task_id="t")
         assert op.maxcompute_conn_id == DEFAULT_CONN_ID and op.mode == "apply" and op.concurrency == 8
         assert "hook" not in op.__dict__  # built on first use only
 
@@ -72,7 +72,7 @@ class TestConstruction:
         assert MaxComputeHook.default_conn_name == DEFAULT_CONN_ID
 
     def test_template_fields(self) -> None:
-        assert set(MaxComputeGrantsOperator.template_fields) == {
+        assert set(ClarityQGrantsOperator.template_fields) == {
             "spec",
             "mode",
             "maxcompute_conn_id",
@@ -82,10 +82,10 @@ class TestConstruction:
             "account_id",
             "ram_user_uid",
         }
-        assert set(MaxComputeSecurityQueryOperator.template_fields) == {"statements", "maxcompute_conn_id", "project"}
+        assert set(ClarityQSecurityQueryOperator.template_fields) == {"statements", "maxcompute_conn_id", "project"}
 
     def test_fields_render_from_params(self) -> None:
-        op = MaxComputeGrantsOperator(
+        op = ClarityQGrantsOperator(
             task_id="t", ram_user="{{ params.u }}", role="{{ params.r }}", mode="{{ params.m }}", project="p_one"
         )
         op.render_template_fields({"params": {"u": "reader2", "r": "reader_role", "m": "plan"}})
@@ -107,12 +107,12 @@ class TestConstruction:
 class TestSpec:
     def test_spec_text_and_mapping(self) -> None:
         yaml_text = "ram_user: clarityq\nprojects:\n  - project: p_one\n    tables: [orders]\n"
-        assert MaxComputeGrantsOperator(task_id="t", spec=yaml_text).resolve_spec().projects[0].tables == ("orders",)
+        assert ClarityQGrantsOperator(task_id="t", spec=yaml_text).resolve_spec().projects[0].tables == ("orders",)
         mapping = {"projects": [{"project": "p_two"}]}
-        assert MaxComputeGrantsOperator(task_id="t", spec=mapping).resolve_spec().projects[0].project == "p_two"
+        assert ClarityQGrantsOperator(task_id="t", spec=mapping).resolve_spec().projects[0].project == "p_two"
 
     def test_spec_and_default_fields_are_exclusive(self) -> None:
-        op = MaxComputeGrantsOperator(task_id="t", spec={"projects": [{"project": "p_one"}]}, role="other")
+        op = ClarityQGrantsOperator(task_id="t", spec={"projects": [{"project": "p_one"}]}, role="other")
         with pytest.raises(ValueError, match="'role' is set together with spec"):
             op.resolve_spec()
 
@@ -127,7 +127,7 @@ class TestSpec:
     )
     def test_bad_input_fails_before_any_request(self, emu: RunningEmulator, kwargs: dict[str, Any], match: str) -> None:
         emu.clear_requests()
-        op = MaxComputeGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID, **kwargs)
+        op = ClarityQGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID, **kwargs)
         with pytest.raises(AirflowFailException, match=match):
             op.execute(context())
         assert emu.requests() == []
@@ -136,18 +136,18 @@ class TestSpec:
 @pytest.mark.integration
 class TestGrantsExecute:
     def test_plan_apply_and_converged_rerun(self, emu: RunningEmulator) -> None:
-        plan = MaxComputeGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID, mode="plan")
+        plan = ClarityQGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID, mode="plan")
         planned = plan.execute(context())
         assert planned["plan"]["summary"]["total"] == 6 and planned["steps"] == []
         assert not [s for s in _statements(emu) if not s.startswith("DESCRIBE")]
 
-        applied = MaxComputeGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID).execute(context())
+        applied = ClarityQGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID).execute(context())
         assert applied["ok"] and applied["summary"]["executed"] == 6 and applied["verified"] is True
         json.dumps(applied)  # JSON-safe XCom
         assert emu.info.access_key_secret not in json.dumps(applied)
 
         emu.clear_requests()
-        again = MaxComputeGrantsOperator(
+        again = ClarityQGrantsOperator(
             task_id="t",
             maxcompute_conn_id=CONN_ID,
             account_id=emu.info.account_id,
@@ -164,7 +164,7 @@ class TestGrantsExecute:
     def test_a_failed_step_pushes_the_result_and_fails_retryably(self, emu: RunningEmulator) -> None:
         emu.add_fault(service="maxcompute", statement="ON TABLE", status=403, code="NoPermission")
         ti = RecordingTI()
-        op = MaxComputeGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID)
+        op = ClarityQGrantsOperator(task_id="t", maxcompute_conn_id=CONN_ID)
         with pytest.raises(AirflowException, match="did not converge") as caught:
             op.execute(context(ti))
         assert not isinstance(caught.value, AirflowFailException)  # a re-run converges: let Airflow retry
@@ -175,7 +175,7 @@ class TestGrantsExecute:
 @pytest.mark.integration
 class TestSecurityQuery:
     def test_read_only_statements_run(self, emu: RunningEmulator) -> None:
-        op = MaxComputeSecurityQueryOperator(
+        op = ClarityQSecurityQueryOperator(
             task_id="q", maxcompute_conn_id=CONN_ID, statements=["WHOAMI;", "list roles", "SHOW GRANTS"]
         )
         results = op.execute(context())
@@ -199,13 +199,13 @@ class TestSecurityQuery:
         self, emu: RunningEmulator, statements: Any
     ) -> None:
         emu.clear_requests()
-        op = MaxComputeSecurityQueryOperator(task_id="q", maxcompute_conn_id=CONN_ID, statements=statements)
+        op = ClarityQSecurityQueryOperator(task_id="q", maxcompute_conn_id=CONN_ID, statements=statements)
         with pytest.raises(AirflowFailException):
             op.execute(context())
         assert emu.requests() == []
 
     def test_allow_mutation(self, emu: RunningEmulator) -> None:
-        op = MaxComputeSecurityQueryOperator(
+        op = ClarityQSecurityQueryOperator(
             task_id="q",
             maxcompute_conn_id=CONN_ID,
             statements=["CREATE ROLE analysts", "DESCRIBE ROLE analysts"],

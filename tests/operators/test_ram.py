@@ -1,4 +1,4 @@
-"""``RamUserOperator`` against the emulator: creates once, then finds; ``plan`` only looks; bad names
+"""``ClarityQRamUserOperator`` against the emulator: creates once, then finds; ``plan`` only looks; bad names
 fail before any request; the XCom carries identifiers, never a secret."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from alibabacloud_ram20150501 import models as ram_models
 from clarityq_emulator import RunningEmulator
 
-from airflow_provider_clarityq.operators.ram import DEFAULT_CONN_ID, RamUserOperator
+from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID
+from airflow_provider_clarityq.operators.ram import ClarityQRamUserOperator
 
 CONN_ID = "clarityq_ram_admin"
 CONTEXT: Any = {}  # the operator reads nothing from the task context
@@ -38,17 +39,17 @@ def _actions(emu: RunningEmulator) -> list[str]:
 
 def test_construction() -> None:
     with pytest.raises(TypeError):
-        RamUserOperator("clarityq")  # type: ignore[call-arg]
-    op = RamUserOperator(task_id="u")
+        ClarityQRamUserOperator("clarityq")  # type: ignore[call-arg]
+    op = ClarityQRamUserOperator(task_id="u")
     assert (op.ram_user, op.maxcompute_conn_id, op.mode, op.create) == ("clarityq", DEFAULT_CONN_ID, "apply", True)
-    assert set(RamUserOperator.template_fields) == {"ram_user", "maxcompute_conn_id", "mode"}
+    assert set(ClarityQRamUserOperator.template_fields) == {"ram_user", "maxcompute_conn_id", "mode"}
     assert "hook" not in op.__dict__
 
 
 @pytest.mark.integration
 def test_creates_once_then_finds_and_never_returns_secrets(emu: RunningEmulator) -> None:
-    first = RamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID).execute(CONTEXT)
-    second = RamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID).execute(CONTEXT)
+    first = ClarityQRamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID).execute(CONTEXT)
+    second = ClarityQRamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID).execute(CONTEXT)
     assert first["created"] and not second["created"] and first["user_uid"] == second["user_uid"]
     assert second["principal"] == f"RAM${emu.info.account_id}:{second['user_uid']}"
     assert second["account_id"] == emu.info.account_id and second["exists"]
@@ -79,7 +80,7 @@ def test_creates_once_then_finds_and_never_returns_secrets(emu: RunningEmulator)
 
 @pytest.mark.integration
 def test_plan_mode_only_reports_a_missing_user(emu: RunningEmulator) -> None:
-    result = RamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, mode="plan").execute(CONTEXT)
+    result = ClarityQRamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, mode="plan").execute(CONTEXT)
     assert result["exists"] is False and result["user_uid"] is None and result["principal"] is None
     assert "CreateUser" not in _actions(emu)
 
@@ -87,12 +88,12 @@ def test_plan_mode_only_reports_a_missing_user(emu: RunningEmulator) -> None:
 @pytest.mark.integration
 def test_create_false_fails_without_retry(emu: RunningEmulator) -> None:
     with pytest.raises(AirflowFailException, match="does not exist"):
-        RamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, create=False).execute(CONTEXT)
+        ClarityQRamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, create=False).execute(CONTEXT)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"ram_user": "bad user;"}, "ram_user"), ({"mode": "nuke"}, "mode")])
 def test_bad_input_fails_before_any_request(emu: RunningEmulator, kwargs: dict[str, Any], match: str) -> None:
     emu.clear_requests()
     with pytest.raises(AirflowFailException, match=match):
-        RamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, **kwargs).execute(CONTEXT)
+        ClarityQRamUserOperator(task_id="u", maxcompute_conn_id=CONN_ID, **kwargs).execute(CONTEXT)
     assert emu.requests() == []

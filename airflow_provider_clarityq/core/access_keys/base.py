@@ -24,6 +24,7 @@ from airflow_provider_clarityq.core.access_keys.model import (
     _utc,
 )
 from airflow_provider_clarityq.core.access_keys.ram import KeyBackend
+from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
 from airflow_provider_clarityq.core.managed_user import ManagedComments
@@ -77,7 +78,7 @@ class KeyRunBase:
         if not isinstance(sink_conn_id, str) or not sink_conn_id.strip():
             raise ConfigurationError("sink_conn_id", "is empty", "name the connection that receives the key")
         self.sink_conn_id = sink_conn_id.strip()
-        self.template = dict(template or {"conn_type": "clarityq_maxcompute"})
+        self.template = dict(template or {"conn_type": CONN_TYPE})
         self.options = options or AccessKeyOptions()
         self.on_secret = on_secret
         self.log: TaskLogger = logger or log

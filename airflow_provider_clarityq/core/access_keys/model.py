@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
 
+from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line
 from airflow_provider_clarityq.core.managed_user import ManagedComments
 
@@ -211,7 +212,7 @@ def reader_connection_template(admin: Mapping[str, Any]) -> dict[str, Any]:
             name = key[len(_LEGACY_PREFIX) :] if isinstance(key, str) and key.startswith(_LEGACY_PREFIX) else key
             if name not in _CREDENTIAL_EXTRAS and value not in (None, ""):
                 extra[str(name)] = value
-    template: dict[str, Any] = {"conn_type": admin.get("conn_type") or "clarityq_maxcompute"}
+    template: dict[str, Any] = {"conn_type": admin.get("conn_type") or CONN_TYPE}
     for name in ("host", "schema"):
         if admin.get(name):
             template[name] = admin[name]

@@ -90,7 +90,7 @@ class RamKeyBackend:
             return UserNotFoundError(
                 "ram_user",
                 f"names RAM user {user_name!r}, which does not exist",
-                "create it first (RamUserOperator, the ensure_ram_user task of clarityq_provision_access)",
+                "create it first (ClarityQRamUserOperator, the ensure_ram_user task of clarityq_provision_access)",
             )
         label = code or type(exc).__name__
         return AccessKeyError(f"RAM {action} for user {user_name!r} failed ({label}): {_error_text(exc)}")

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import (
     NEEDS_CREATE_INSTANCE,
@@ -117,7 +118,7 @@ class AccessSpec(_Model):
     """
 
     ram_user: str = "clarityq"
-    role: str = "clarityq_reader"
+    role: str = DEFAULT_ROLE
     projects: tuple[ProjectGrants, ...] = Field(min_length=1)
     extra_roles: tuple[str, ...] = ()
     create_ram_user: StrictBool = True

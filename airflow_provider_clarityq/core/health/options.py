@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
+from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.health.protocol import QueryResult
 from airflow_provider_clarityq.core.identifiers import validate_role_name, validate_table_name
@@ -23,7 +24,6 @@ __all__ = ["CHECK_NAMES", "DEFAULT_ROLE", "SEED_CHECKS", "Expectation", "HealthO
 
 SEED_CHECKS: Final = ("authentication", "project_accessible", "metadata_discoverable", "query_works")
 CHECK_NAMES: Final = (*SEED_CHECKS, "least_privilege", "key_hygiene")
-DEFAULT_ROLE: Final = "clarityq_reader"
 _VALIDATION_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 

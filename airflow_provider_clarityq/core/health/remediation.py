@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from airflow_provider_clarityq.core.alibaba.failures import causes, failure_of
+from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line, redact
 from airflow_provider_clarityq.core.grants import render
 from airflow_provider_clarityq.core.grants.model import (
@@ -55,7 +55,6 @@ __all__ = [
     "shown_principal",
 ]
 
-DEFAULT_ROLE: Final = "clarityq_reader"
 
 _PRIVILEGE_RE = re.compile(r"NO privilege '(?:odps:)?(?P<action>[A-Za-z*]+)' on \{(?P<resource>[^}]{1,512})\}")
 _RESOURCE_PREFIX_RE = re.compile(r"^acs:odps:[^:]*:")

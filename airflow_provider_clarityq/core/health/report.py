@@ -161,8 +161,15 @@ class CheckResult(_Model):
         **fields: Any,
     ) -> None:
         # Positional order of the fields, as callers wrote it before the model was pydantic.
-        given = {"name": name, "status": status, "code": code, "message": message, "remediation": remediation}
-        super().__init__(**given, retryable=retryable, **fields)
+        given: dict[str, Any] = {
+            "name": name,
+            "status": status,
+            "code": code,
+            "message": message,
+            "remediation": remediation,
+            "retryable": retryable,
+        }
+        super().__init__(**given, **fields)
 
     @field_serializer("details")
     def _details(self, details: dict[str, Any]) -> Any:
