@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 from airflow_provider_clarityq.core.errors import InvalidIdentifierError
 
 __all__ = [
+    "RULES",
+    "NameRule",
     "Principal",
     "ServiceEndpoint",
     "parse_principal",
@@ -73,17 +75,6 @@ _FORBIDDEN_CHARS: dict[str, str] = {
     "\\": "a backslash",
 }
 
-_PROJECT_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,27}")
-_TABLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
-_SCHEMA_RE = _TABLE_RE
-_ROLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_RAM_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_UID_RE = re.compile(r"[0-9]{1,32}")
-_ACCOUNT_RE = re.compile(r"[A-Za-z0-9@._-]{1,128}")
-_REGION_RE = re.compile(r"[a-z][a-z0-9-]{1,63}")
-_ROLE_ARN_RE = re.compile(r"acs:ram::(?P<uid>[0-9]{1,32}):role/(?P<role>[A-Za-z0-9._-]{1,64})")
-_SESSION_NAME_RE = re.compile(r"[A-Za-z0-9.@_-]{2,64}")
-_ACCESS_KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _HOSTNAME_RE = re.compile(
     r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*",
     re.IGNORECASE,
@@ -135,149 +126,153 @@ def _require_text(value: object, field: str, what: str) -> str:
     return value
 
 
-def _match(pattern: re.Pattern[str], value: str, field: str, what: str, rule: str) -> str:
-    if pattern.fullmatch(value) is None:
-        raise _fail(field, f"is not a valid {what} ({_show(value)})", rule)
-    return value
+@dataclass(frozen=True)
+class NameRule:
+    """One naming rule: the pattern a value must match, how to name it, how to fix it, its canonical case."""
+
+    what: str
+    pattern: re.Pattern[str]
+    fix: str
+    lower: bool = False
+    numeric: bool = False  # non-negative integers are accepted and turned into text
+
+    def check(self, value: object, field: str) -> str:
+        if self.numeric and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
+        text = _require_text(value, field, self.what)
+        if self.lower:
+            text = text.lower()
+        if self.pattern.fullmatch(text) is None:
+            raise _fail(field, f"is not a valid {self.what} ({_show(text)})", self.fix)
+        return text
+
+
+_WORD_128 = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+_RAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ROLE_ARN_RE = re.compile(r"acs:ram::(?P<uid>[0-9]{1,32}):role/(?P<role>[A-Za-z0-9._-]{1,64})")
+
+#: The rules of the table in this module's docstring, keyed by value.
+RULES: dict[str, NameRule] = {
+    "project": NameRule(
+        "MaxCompute project name",
+        re.compile(r"[A-Za-z][A-Za-z0-9_]{2,27}"),
+        "use 3-28 letters, digits and underscores, starting with a letter (e.g. my_analytics_project)",
+    ),
+    "table": NameRule(
+        "MaxCompute table name",
+        _WORD_128,
+        "use at most 128 letters, digits and underscores, starting with a letter",
+        lower=True,
+    ),
+    "schema": NameRule(
+        "MaxCompute schema name",
+        _WORD_128,
+        "use at most 128 letters, digits and underscores, starting with a letter (e.g. default)",
+        lower=True,
+    ),
+    "role": NameRule(
+        "MaxCompute role name",
+        re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}"),
+        "use at most 64 letters, digits and underscores, starting with a letter (e.g. clarityq_reader)",
+        lower=True,
+    ),
+    "ram_user": NameRule("RAM user name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-' (e.g. clarityq)"),
+    "ram_role": NameRule("RAM role name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-'"),
+    "uid": NameRule(
+        "numeric UID",
+        re.compile(r"[0-9]{1,32}"),
+        "copy the numeric UID from the RAM console (digits only, e.g. 1234567890123456)",
+        numeric=True,
+    ),
+    "account": NameRule(
+        "Alibaba Cloud account",
+        re.compile(r"[A-Za-z0-9@._-]{1,128}"),
+        "use the main account UID (digits) or account name (letters, digits, '@', '.', '_', '-')",
+        numeric=True,
+    ),
+    "region": NameRule(
+        "region ID",
+        re.compile(r"[a-z][a-z0-9-]{1,63}"),
+        "use a region ID such as cn-shanghai or ap-southeast-1",
+        lower=True,
+    ),
+    "role_arn": NameRule(
+        "RAM role ARN",
+        _ROLE_ARN_RE,
+        "copy the ARN from the role's page in the RAM console, e.g. acs:ram::1234567890123456:role/clarityq-reader",
+    ),
+    "role_session_name": NameRule(
+        "role session name",
+        re.compile(r"[A-Za-z0-9.@_-]{2,64}"),
+        "use 2-64 letters, digits, '.', '@', '_' or '-' (e.g. clarityq-airflow)",
+    ),
+    # Sent in request headers, so anything else (':', '/', spaces) is refused.
+    "access_key_id": NameRule(
+        "AccessKey ID",
+        re.compile(r"[A-Za-z0-9._-]{1,128}"),
+        "copy the AccessKey ID from the RAM console (letters and digits, e.g. LTAI5t...)",
+    ),
+}
 
 
 def validate_project_name(value: object, *, field: str = "project") -> str:
     """MaxCompute project: a letter, then letters, digits or ``_``; 3-28 characters. Case is kept."""
-    text = _require_text(value, field, "MaxCompute project name")
-    return _match(
-        _PROJECT_RE,
-        text,
-        field,
-        "MaxCompute project name",
-        "use 3-28 letters, digits and underscores, starting with a letter (e.g. my_analytics_project)",
-    )
+    return RULES["project"].check(value, field)
 
 
 def validate_table_name(value: object, *, field: str = "table") -> str:
     """MaxCompute table: a letter, then letters, digits or ``_``; at most 128 characters; lower-cased."""
-    text = _require_text(value, field, "MaxCompute table name")
-    return _match(
-        _TABLE_RE,
-        text,
-        field,
-        "MaxCompute table name",
-        "use at most 128 letters, digits and underscores, starting with a letter",
-    ).lower()
+    return RULES["table"].check(value, field)
 
 
 def validate_schema_name(value: object, *, field: str = "schema") -> str:
     """MaxCompute schema (three-tier model): same rule as tables; lower-cased."""
-    text = _require_text(value, field, "MaxCompute schema name")
-    return _match(
-        _SCHEMA_RE,
-        text,
-        field,
-        "MaxCompute schema name",
-        "use at most 128 letters, digits and underscores, starting with a letter (e.g. default)",
-    ).lower()
+    return RULES["schema"].check(value, field)
 
 
 def validate_role_name(value: object, *, field: str = "role") -> str:
     """MaxCompute project role: a letter, then letters, digits or ``_``; at most 64; lower-cased."""
-    text = _require_text(value, field, "MaxCompute role name")
-    return _match(
-        _ROLE_RE,
-        text,
-        field,
-        "MaxCompute role name",
-        "use at most 64 letters, digits and underscores, starting with a letter (e.g. clarityq_reader)",
-    ).lower()
+    return RULES["role"].check(value, field)
 
 
 def validate_ram_user_name(value: object, *, field: str = "ram_user") -> str:
     """RAM user logon name: ``[A-Za-z0-9._-]``, 1-64 characters (RAM's own rule)."""
-    text = _require_text(value, field, "RAM user name")
-    return _match(
-        _RAM_NAME_RE,
-        text,
-        field,
-        "RAM user name",
-        "use 1-64 letters, digits, '.', '_' or '-' (e.g. clarityq)",
-    )
+    return RULES["ram_user"].check(value, field)
 
 
 def validate_ram_role_name(value: object, *, field: str = "ram_role") -> str:
     """RAM role name (used in role ARNs and ``RAM$<account>:role/<name>``): ``[A-Za-z0-9._-]``, 1-64."""
-    text = _require_text(value, field, "RAM role name")
-    return _match(_RAM_NAME_RE, text, field, "RAM role name", "use 1-64 letters, digits, '.', '_' or '-'")
+    return RULES["ram_role"].check(value, field)
 
 
 def validate_uid(value: object, *, field: str = "uid") -> str:
     """Numeric Alibaba Cloud UID (main account or RAM user): digits only. Integers are accepted."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    text = _require_text(value, field, "numeric UID")
-    return _match(
-        _UID_RE,
-        text,
-        field,
-        "numeric UID",
-        "copy the numeric UID from the RAM console (digits only, e.g. 1234567890123456)",
-    )
+    return RULES["uid"].check(value, field)
 
 
 def validate_account(value: object, *, field: str = "account") -> str:
     """Account part of a principal: account name, e-mail or UID (``[A-Za-z0-9@._-]``, 1-128)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    text = _require_text(value, field, "Alibaba Cloud account")
-    return _match(
-        _ACCOUNT_RE,
-        text,
-        field,
-        "Alibaba Cloud account",
-        "use the main account UID (digits) or account name (letters, digits, '@', '.', '_', '-')",
-    )
+    return RULES["account"].check(value, field)
 
 
 def validate_region(value: object, *, field: str = "region") -> str:
     """Region ID such as ``cn-shanghai``: lower-case letters, digits and ``-``; lower-cased."""
-    text = _require_text(value, field, "region ID").lower()
-    return _match(_REGION_RE, text, field, "region ID", "use a region ID such as cn-shanghai or ap-southeast-1")
+    return RULES["region"].check(value, field)
 
 
 def validate_role_arn(value: object, *, field: str = "role_arn") -> str:
     """RAM role ARN ``acs:ram::<account-uid>:role/<role-name>``."""
-    text = _require_text(value, field, "RAM role ARN")
-    if _ROLE_ARN_RE.fullmatch(text) is None:
-        raise _fail(
-            field,
-            f"is not a valid RAM role ARN ({_show(text)})",
-            "copy the ARN from the role's page in the RAM console, e.g. acs:ram::1234567890123456:role/clarityq-reader",
-        )
-    return text
+    return RULES["role_arn"].check(value, field)
 
 
 def validate_role_session_name(value: object, *, field: str = "role_session_name") -> str:
     """STS RoleSessionName: ``[A-Za-z0-9.@_-]``, 2-64 characters."""
-    text = _require_text(value, field, "role session name")
-    return _match(
-        _SESSION_NAME_RE,
-        text,
-        field,
-        "role session name",
-        "use 2-64 letters, digits, '.', '@', '_' or '-' (e.g. clarityq-airflow)",
-    )
+    return RULES["role_session_name"].check(value, field)
 
 
 def validate_access_key_id(value: object, *, field: str = "access_key_id") -> str:
-    """AccessKey ID (``LTAI...`` or a temporary ``STS....``): ``[A-Za-z0-9._-]``, 1-128 characters.
-
-    It is sent in request headers, so anything else (``:``, ``/``, spaces) is refused.
-    """
-    text = _require_text(value, field, "AccessKey ID")
-    return _match(
-        _ACCESS_KEY_ID_RE,
-        text,
-        field,
-        "AccessKey ID",
-        "copy the AccessKey ID from the RAM console (letters and digits, e.g. LTAI5t...)",
-    )
+    """AccessKey ID (``LTAI...`` or a temporary ``STS....``): ``[A-Za-z0-9._-]``, 1-128 characters."""
+    return RULES["access_key_id"].check(value, field)
 
 
 # --------------------------------------------------------------------------------------------------
