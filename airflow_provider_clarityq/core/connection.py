@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
@@ -43,6 +43,7 @@ from airflow_provider_clarityq.core.identifiers import (
     validate_role_session_name,
     validate_schema_name,
 )
+from airflow_provider_clarityq.core.validation import checked_by
 
 __all__ = [
     "CONN_TYPE",
@@ -143,6 +144,10 @@ def _check_secret(value: object, field: str) -> str:
     return text
 
 
+def _secret(value: object, *, field: str) -> SecretStr:
+    return SecretStr(_check_secret(value, field))
+
+
 class MaxComputeSettings(BaseModel):
     """Validated, immutable connection settings. Build it with :func:`parse_connection`.
 
@@ -153,69 +158,19 @@ class MaxComputeSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    access_key_id: str
-    access_key_secret: SecretStr
-    endpoint: str
-    project: str
+    access_key_id: Annotated[str, checked_by(validate_access_key_id)]
+    access_key_secret: Annotated[SecretStr, checked_by(_secret)]
+    endpoint: Annotated[str, checked_by(validate_endpoint_url)]
+    project: Annotated[str, checked_by(validate_project_name)]
     ram_endpoint: ServiceEndpoint
     sts_endpoint: ServiceEndpoint
-    sts_token: SecretStr | None = None
+    sts_token: Annotated[SecretStr | None, checked_by(_secret, optional=True)] = None
     #: The region given explicitly in the extras (None when it is only derivable from the endpoint).
-    region: str | None = None
-    role_arn: str | None = None
-    role_session_name: str = DEFAULT_ROLE_SESSION_NAME
-    tunnel_endpoint: str | None = None
-    default_schema: str | None = None
-
-    @field_validator("access_key_id", mode="before")
-    @classmethod
-    def _v_access_key_id(cls, value: object) -> str:
-        return validate_access_key_id(value, field="access_key_id")
-
-    @field_validator("access_key_secret", mode="before")
-    @classmethod
-    def _v_secret(cls, value: object) -> SecretStr:
-        return SecretStr(_check_secret(value, "access_key_secret"))
-
-    @field_validator("sts_token", mode="before")
-    @classmethod
-    def _v_sts_token(cls, value: object) -> SecretStr | None:
-        return None if value is None else SecretStr(_check_secret(value, "sts_token"))
-
-    @field_validator("endpoint", mode="before")
-    @classmethod
-    def _v_endpoint(cls, value: object) -> str:
-        return validate_endpoint_url(value, field="endpoint")
-
-    @field_validator("tunnel_endpoint", mode="before")
-    @classmethod
-    def _v_tunnel_endpoint(cls, value: object) -> str | None:
-        return None if value is None else validate_endpoint_url(value, field="tunnel_endpoint")
-
-    @field_validator("project", mode="before")
-    @classmethod
-    def _v_project(cls, value: object) -> str:
-        return validate_project_name(value, field="project")
-
-    @field_validator("region", mode="before")
-    @classmethod
-    def _v_region(cls, value: object) -> str | None:
-        return None if value is None else validate_region(value, field="region")
-
-    @field_validator("role_arn", mode="before")
-    @classmethod
-    def _v_role_arn(cls, value: object) -> str | None:
-        return None if value is None else validate_role_arn(value, field="role_arn")
-
-    @field_validator("role_session_name", mode="before")
-    @classmethod
-    def _v_session_name(cls, value: object) -> str:
-        return validate_role_session_name(value, field="role_session_name")
-
-    @field_validator("default_schema", mode="before")
-    @classmethod
-    def _v_default_schema(cls, value: object) -> str | None:
-        return None if value is None else validate_schema_name(value, field="default_schema")
+    region: Annotated[str | None, checked_by(validate_region, optional=True)] = None
+    role_arn: Annotated[str | None, checked_by(validate_role_arn, optional=True)] = None
+    role_session_name: Annotated[str, checked_by(validate_role_session_name)] = DEFAULT_ROLE_SESSION_NAME
+    tunnel_endpoint: Annotated[str | None, checked_by(validate_endpoint_url, optional=True)] = None
+    default_schema: Annotated[str | None, checked_by(validate_schema_name, optional=True)] = None
 
     @field_validator("ram_endpoint", "sts_endpoint", mode="before")
     @classmethod

@@ -8,14 +8,14 @@ to the field's path (``projects[0].tables[3]``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 
-__all__ = ["StrictModel", "to_configuration_error"]
+__all__ = ["StrictModel", "checked_by", "to_configuration_error"]
 
 _PROBLEMS = {"extra_forbidden": "is not a known field", "too_short": "is empty"}
 _FIXES = {"missing": "add it", "bool_type": "write true or false", "extra_forbidden": "remove it or fix its spelling"}
@@ -74,3 +74,19 @@ class StrictModel(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise to_configuration_error(exc, context=self.error_context, nested=False) from None
+
+
+def checked_by(check: Callable[..., Any], *, optional: bool = False, named: bool = True) -> BeforeValidator:
+    """A field's pydantic validator that is one of the provider's rules (``check(value, field=...)``).
+
+    Used as ``Annotated[str, checked_by(validate_project_name)]`` so a model declares which rule guards each
+    field instead of repeating a validator method per field. ``optional`` lets ``None`` through; ``named``
+    passes the field's own name to the rule (else ``""``, for models whose errors are addressed by their path).
+    """
+
+    def run(value: object, info: ValidationInfo) -> Any:
+        if optional and value is None:
+            return None
+        return check(value, field=(info.field_name or "") if named else "")
+
+    return BeforeValidator(run)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
-from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
+from airflow_provider_clarityq.core.defaults import DEFAULT_RAM_USER, DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import (
     NEEDS_CREATE_INSTANCE,
@@ -42,7 +42,7 @@ from airflow_provider_clarityq.core.identifiers import (
     validate_role_name,
     validate_table_name,
 )
-from airflow_provider_clarityq.core.validation import to_configuration_error
+from airflow_provider_clarityq.core.validation import checked_by, to_configuration_error
 
 __all__ = ["AccessSpec", "ProjectGrants", "default_spec", "load_spec"]
 
@@ -57,16 +57,11 @@ class _Model(BaseModel):
 class ProjectGrants(_Model):
     """The grants the managed role gets in one project."""
 
-    project: str
+    project: Annotated[str, checked_by(validate_project_name, named=False)]
     project_actions: tuple[ProjectAction, ...] = (ProjectAction.CREATE_INSTANCE, ProjectAction.LIST)
     tables: Literal["*"] | tuple[str, ...] = "*"
     table_actions: tuple[TableAction, ...] = (TableAction.DESCRIBE, TableAction.SELECT)
     with_grant_option: StrictBool = False
-
-    @field_validator("project", mode="before")
-    @classmethod
-    def _project(cls, value: object) -> str:
-        return validate_project_name(value, field="")
 
     @field_validator("project_actions", mode="before")
     @classmethod
@@ -117,7 +112,7 @@ class AccessSpec(_Model):
     plan reports them and who else holds the role), since those members may rely on them.
     """
 
-    ram_user: str = "clarityq"
+    ram_user: Annotated[str, checked_by(validate_ram_user_name, named=False)] = DEFAULT_RAM_USER
     role: str = DEFAULT_ROLE
     projects: tuple[ProjectGrants, ...] = Field(min_length=1)
     extra_roles: tuple[str, ...] = ()
@@ -125,11 +120,6 @@ class AccessSpec(_Model):
     allow_write_actions: StrictBool = False
     allow_admin_roles: StrictBool = False
     exclusive_role: StrictBool = False
-
-    @field_validator("ram_user", mode="before")
-    @classmethod
-    def _ram_user(cls, value: object) -> str:
-        return validate_ram_user_name(value, field="")
 
     @field_validator("role", mode="before")
     @classmethod

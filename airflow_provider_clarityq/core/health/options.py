@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
@@ -18,7 +18,7 @@ from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.health.protocol import QueryResult
 from airflow_provider_clarityq.core.identifiers import validate_role_name, validate_table_name
-from airflow_provider_clarityq.core.validation import StrictModel
+from airflow_provider_clarityq.core.validation import StrictModel, checked_by
 
 __all__ = ["CHECK_NAMES", "DEFAULT_ROLE", "SEED_CHECKS", "Expectation", "HealthOptions", "ValidationQuery"]
 
@@ -48,23 +48,13 @@ class HealthOptions(StrictModel):
     :param max_workers: threads for independent checks.
     """
 
-    role: str = DEFAULT_ROLE
-    table: str | None = None
+    role: Annotated[str, checked_by(validate_role_name)] = DEFAULT_ROLE
+    table: Annotated[str | None, checked_by(validate_table_name, optional=True)] = None
     checks: tuple[str, ...] = CHECK_NAMES
     list_limit: int = 100
     max_key_age_days: int = 90
     timeout_s: float = 120.0
     max_workers: int = 4
-
-    @field_validator("role", mode="before")
-    @classmethod
-    def _role(cls, value: object) -> str:
-        return validate_role_name(value, field="role")
-
-    @field_validator("table", mode="before")
-    @classmethod
-    def _table(cls, value: object) -> str | None:
-        return None if value is None else validate_table_name(value, field="table")
 
     @field_validator("checks", mode="before")
     @classmethod
