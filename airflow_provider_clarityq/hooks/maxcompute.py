@@ -20,35 +20,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clarityq.core.defaults import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_clarityq.utils.connection_fields import connection_fields, mask_fields, mask_secret_value
 
 if TYPE_CHECKING:
     from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
     from airflow_provider_clarityq.core.connection import MaxComputeSettings
     from airflow_provider_clarityq.core.credentials import CredentialSource
-
-
-def _mask(value: str | None) -> None:
-    """Register a secret with Airflow's secrets masker (task logs, UI, rendered fields)."""
-    if value:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(value)
-
-
-def _mask_raw_sts_token(extra: str | None) -> None:
-    """Mask ``sts_token`` (plain or ``extra__<conn_type>__`` form) straight from the raw extra JSON."""
-    if not extra:
-        return
-    import json
-
-    try:
-        values = json.loads(extra)
-    except ValueError:
-        return
-    if isinstance(values, dict):
-        for key, value in values.items():
-            if isinstance(key, str) and key.endswith("sts_token") and isinstance(value, str):
-                _mask(value.strip())
 
 
 class MaxComputeHook(DbApiHook):
@@ -85,23 +62,23 @@ class MaxComputeHook(DbApiHook):
         """Validated connection settings; the secret and STS token are masked before parsing."""
         from airflow_provider_clarityq.core.connection import parse_connection
 
-        conn = self.connection
-        # Mask before parsing, so even a connection that fails validation cannot leak them.
-        _mask(conn.password)
-        _mask_raw_sts_token(conn.extra)
-        settings = parse_connection(
-            {
-                "login": conn.login,
-                "password": conn.password,
-                "host": conn.host,
-                "schema": conn.schema,
-                "port": conn.port,
-                "extra": conn.extra,
-            }
-        )
+        fields = connection_fields(self.connection)
+        mask_fields(fields)  # before parsing, so even a connection that fails validation cannot leak them
+        settings = parse_connection(fields)
         for secret in settings.secret_values():
-            _mask(secret)
+            mask_secret_value(secret)
         return settings
+
+    async def aresolve_connection(self) -> dict[str, Any]:
+        """Async twin of the connection fetch, for triggers: Airflow's async lookup, secrets masked, plain fields.
+
+        Not cached: a trigger re-reads the connection before every check, so a rotated key is seen at once.
+        """
+        from airflow.sdk import BaseHook
+
+        fields = connection_fields(await BaseHook.aget_connection(self.maxcompute_conn_id))
+        mask_fields(fields)
+        return fields
 
     @property
     def project(self) -> str:
@@ -114,7 +91,7 @@ class MaxComputeHook(DbApiHook):
         the health probe; temporary credentials refresh before they expire."""
         from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 
-        return ClientBundle(self.settings, on_new_secret=_mask)
+        return ClientBundle(self.settings, on_new_secret=mask_secret_value)
 
     @property
     def credentials(self) -> CredentialSource:

@@ -8,7 +8,7 @@ passes, then yields exactly one event and returns. Why it is built this way:
   its result (:mod:`airflow_provider_clarityq.core.health.sharing`), so 1,000 waiting gates cost one check
   per poll interval, not 1,000;
 * one client bundle (pyodps, STS, RAM clients) per connection and event loop, reused across rounds and
-  gates; the connection is re-read (``await BaseHook.aget_connection``) before every check, and a changed
+  gates; the connection is re-read (``await MaxComputeHook.aresolve_connection``) before every check, and a changed
   connection (a rotated key) gets new clients at once;
 * nothing blocks the event loop: imports, connection parsing, client building and the checks run in
   worker threads (``asyncio.to_thread``);
@@ -51,7 +51,8 @@ def _load_runtime() -> None:
 
     import airflow_provider_clarityq.core.health
     import airflow_provider_clarityq.core.health.probe
-    import airflow_provider_clarityq.core.health.sharing  # noqa: F401
+    import airflow_provider_clarityq.core.health.sharing
+    import airflow_provider_clarityq.hooks.maxcompute  # noqa: F401
 
 
 @dataclass
@@ -83,13 +84,6 @@ def _runtime() -> _Runtime:
     if runtime is None:
         runtime = _RUNTIMES[loop] = _Runtime(SharedChecks())
     return runtime
-
-
-def _mask(value: object) -> None:
-    if isinstance(value, str) and value:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(value)
 
 
 class ClarityQHealthTrigger(BaseTrigger):
@@ -195,37 +189,26 @@ class ClarityQHealthTrigger(BaseTrigger):
 
     async def _check(self, runtime: _Runtime) -> HealthReport:
         """One check for every gate sharing the key: re-read the connection, reuse or rebuild its clients, run."""
-        from airflow.sdk import BaseHook
-
         from airflow_provider_clarityq.core.health.options import HealthOptions
         from airflow_provider_clarityq.core.health.probe import connection_probe
         from airflow_provider_clarityq.core.health.report import HealthReport
         from airflow_provider_clarityq.core.health.runner import run_health_checks, unusable_connection_report
+        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
+        from airflow_provider_clarityq.utils.connection_fields import connection_secrets, mask_secret_value
 
         options = HealthOptions.from_dict(self.options)
         conn_id = self.maxcompute_conn_id
         try:
-            conn = await BaseHook.aget_connection(conn_id)
+            fields = await MaxComputeHook(maxcompute_conn_id=conn_id).aresolve_connection()
         except Exception as exc:
             runtime.bundles.pop(conn_id, None)
             return unusable_connection_report(exc, conn_id=conn_id, options=options)
-        fields = {
-            "login": conn.login,
-            "password": conn.password,
-            "host": conn.host,
-            "schema": conn.schema,
-            "port": conn.port,
-            "extra": conn.extra,
-        }
         fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
         bundle = runtime.bundles.get(conn_id)
         if bundle is None or bundle.fingerprint != fingerprint:  # first check, or the connection changed
-            token = (conn.extra_dejson or {}).get("sts_token") if conn.extra else None
-            secrets = tuple(s for s in (conn.password, token) if isinstance(s, str) and s)
-            for secret in secrets:
-                _mask(secret)
+            secrets = connection_secrets(fields)
             probe = await asyncio.to_thread(
-                connection_probe, fields, conn_id=conn_id, options=options, on_new_secret=_mask
+                connection_probe, fields, conn_id=conn_id, options=options, on_new_secret=mask_secret_value
             )
             bundle = runtime.bundles[conn_id] = _Bundle(fingerprint, probe, secrets)
         if isinstance(bundle.probe, HealthReport):  # the connection is unusable: its CONFIG_ERROR report

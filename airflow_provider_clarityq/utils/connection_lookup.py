@@ -12,9 +12,9 @@ skipped, so what was written a moment ago is what is seen.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
+from airflow_provider_clarityq.utils.connection_fields import connection_fields, mask_fields
 
 __all__ = ["ResolvedConnection", "describe_backend", "resolve_connection"]
 
@@ -36,18 +36,6 @@ def describe_backend(backend: object, conn_id: str) -> str:
     return f"the secrets backend {type(backend).__module__}.{name}"
 
 
-def _fields(conn: Any) -> dict[str, Any]:
-    return {
-        "conn_type": conn.conn_type,
-        "login": conn.login,
-        "password": conn.password,
-        "host": conn.host,
-        "schema": conn.schema,
-        "port": conn.port,
-        "extra": conn.extra,
-    }
-
-
 def resolve_connection(conn_id: str) -> ResolvedConnection | None:
     """The connection ``conn_id`` from the first backend that has it, in Airflow's order; None if none has it.
 
@@ -66,7 +54,7 @@ def resolve_connection(conn_id: str) -> ResolvedConnection | None:
             conn = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
             return None
-        return ResolvedConnection(conn_id, "Airflow's connection lookup", _fields(conn))
+        return ResolvedConnection(conn_id, "Airflow's connection lookup", connection_fields(conn))
     from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
     for backend in backends:
@@ -78,18 +66,9 @@ def resolve_connection(conn_id: str) -> ResolvedConnection | None:
             log.debug("Secrets backend %s failed for %s: %s", type(backend).__name__, conn_id, type(exc).__name__)
             continue
         if conn:
-            _mask(conn)
+            fields = connection_fields(conn)
+            mask_fields(fields)  # as Airflow's own lookup does
             return ResolvedConnection(
-                conn_id, describe_backend(backend, conn_id), _fields(conn), backend=type(backend).__name__
+                conn_id, describe_backend(backend, conn_id), fields, backend=type(backend).__name__
             )
     return None
-
-
-def _mask(conn: Any) -> None:
-    """Register the connection's secrets with Airflow's masker, as ``Connection.get`` does."""
-    from airflow.sdk.log import mask_secret
-
-    if conn.password:
-        mask_secret(conn.password)
-    if conn.extra:
-        mask_secret(conn.extra_dejson)  # the masker redacts sensitive keys of a mapping (sts_token, ...)

@@ -551,3 +551,25 @@ def test_validation_error_with_secret_in_a_wrong_field_is_redacted(monkeypatch: 
         _ = MaxComputeHook(maxcompute_conn_id="mc_swap").settings
     assert SECRET not in str(exc_info.value)
     assert "'Project name' (schema)" in str(exc_info.value)
+
+
+def test_async_twin_reads_the_connection_afresh_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trigger's view of the connection: the same fields as the sync path, never a stale copy."""
+    import asyncio
+
+    from airflow.sdk._shared.secrets_masker import redact
+
+    token = "AsyncTwinTokenValue31"
+    monkeypatch.setenv("AIRFLOW_CONN_MC_ASYNC", conn_json(extra={"sts_token": token}))
+    hook = MaxComputeHook(maxcompute_conn_id="mc_async")
+    fields = asyncio.run(hook.aresolve_connection())
+    assert {k: fields[k] for k in ("conn_type", "login", "host", "schema")} == {
+        "conn_type": "clarityq_maxcompute",
+        "login": "LTAI5tHookKeyId",
+        "host": LOCAL_ENDPOINT,
+        "schema": "proj1",
+    }
+    assert redact(f"token {token}") == "token ***"
+
+    monkeypatch.setenv("AIRFLOW_CONN_MC_ASYNC", conn_json(login="LTAI5tRotatedKeyId", extra={"sts_token": token}))
+    assert asyncio.run(hook.aresolve_connection())["login"] == "LTAI5tRotatedKeyId"
