@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator
@@ -29,13 +28,13 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_READER_CONN_ID
 from airflow_provider_clarityq.utils.deprecation import renamed
+from airflow_provider_clarityq.utils.lazy_hook import LazyHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions
     from airflow_provider_clarityq.core.secret_sinks import SecretSink
-    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = [
     "ClarityQAccessKeyOperator",
@@ -70,7 +69,7 @@ def _grace_period(value: timedelta | float | str | None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class ClarityQAccessKeyOperator(BaseOperator):
+class ClarityQAccessKeyOperator(LazyHook, BaseOperator):
     """Make sure the sink holds a working AccessKey of the RAM user; create and deliver one only if not.
 
     Returns (XCom) ``{"access_key_id", "action", "user_name", "sink_conn_id", "dry_run", "verified",
@@ -139,12 +138,6 @@ class ClarityQAccessKeyOperator(BaseOperator):
             from airflow_provider_clarityq.utils.secret_sink import configured_sink_setting
 
             configured_sink_setting()  # a bad [clarityq] secret_sink fails when the DAG file is parsed
-
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
 
     # ----------------------------------------------------------------------------------------------
 

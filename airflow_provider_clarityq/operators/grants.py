@@ -9,7 +9,6 @@ parses fast.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -18,13 +17,13 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQAccessPlanLink
 from airflow_provider_clarityq.utils.deprecation import renamed
+from airflow_provider_clarityq.utils.lazy_hook import LazyHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_clarityq.core.grants.plan import Plan
     from airflow_provider_clarityq.core.grants.spec import AccessSpec
-    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQGrantsOperator", "ClarityQSecurityQueryOperator"]
 
@@ -32,7 +31,7 @@ __all__ = ["ClarityQGrantsOperator", "ClarityQSecurityQueryOperator"]
 RESULT_XCOM_KEY = "access_result"
 
 
-class ClarityQGrantsOperator(BaseOperator):
+class ClarityQGrantsOperator(LazyHook, BaseOperator):
     """Bring ClarityQ's MaxCompute access in line with an access spec (plan / apply / sync).
 
     Resolves the RAM user's principal (STS, RAM), reads the project's access state (a fixed number of
@@ -98,12 +97,6 @@ class ClarityQGrantsOperator(BaseOperator):
         self.concurrency = concurrency
         self.verify = verify
 
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
-
     def resolve_spec(self) -> AccessSpec:
         """The validated spec; no request is made (the default project comes from the connection's fields)."""
         from airflow_provider_clarityq.core.errors import ConfigurationError
@@ -168,7 +161,7 @@ class ClarityQGrantsOperator(BaseOperator):
         self.log.info("%s", plan_diff(plan.to_dict()).to_text())
 
 
-class ClarityQSecurityQueryOperator(BaseOperator):
+class ClarityQSecurityQueryOperator(LazyHook, BaseOperator):
     """Run raw MaxCompute security statements (``SHOW GRANTS``, ``DESCRIBE ROLE``...) for admins.
 
     Read-only by default: every statement must be one line of plain ASCII with no comment and start with a
@@ -203,12 +196,6 @@ class ClarityQSecurityQueryOperator(BaseOperator):
         self.project = project
         self.allow_mutation = allow_mutation
         self.output_json = output_json
-
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_clarityq.core.errors import ConfigurationError

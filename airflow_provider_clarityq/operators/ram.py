@@ -8,7 +8,6 @@ GetCallerIdentity) and the user's (RAM GetUser). The XCom carries identifiers on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -16,16 +15,16 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID
 from airflow_provider_clarityq.utils.deprecation import renamed
+from airflow_provider_clarityq.utils.lazy_hook import LazyHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQRamUserOperator"]
 
 
-class ClarityQRamUserOperator(BaseOperator):
+class ClarityQRamUserOperator(LazyHook, BaseOperator):
     """Ensure a RAM user exists (RAM CreateUser when missing); return its UID and MaxCompute principal.
 
     Returns ``{"user_name", "user_uid", "account_id", "principal", "exists", "created", "caller", "requests"}``,
@@ -62,12 +61,6 @@ class ClarityQRamUserOperator(BaseOperator):
         self.mode = mode
         self.create = create
         self.adopt_existing_user = adopt_existing_user is True
-
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_clarityq.core.errors import ConfigurationError

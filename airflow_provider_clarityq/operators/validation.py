@@ -24,7 +24,6 @@ Custom validations (templated, JSON-friendly)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -32,18 +31,18 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
+from airflow_provider_clarityq.utils.lazy_hook import HealthTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
     from airflow_provider_clarityq.core.health.report import HealthReport
-    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQValidationOperator"]
 
 
-class ClarityQValidationOperator(BaseOperator):
+class ClarityQValidationOperator(HealthTask, BaseOperator):
     """Check ClarityQ's MaxCompute access; fail with the exact fix, emit ``outlets`` only when healthy.
 
     :param maxcompute_conn_id: Airflow connection of type ``clarityq_maxcompute`` (templated).
@@ -59,6 +58,7 @@ class ClarityQValidationOperator(BaseOperator):
     template_fields_renderers = {"validations": "json"}
     operator_extra_links = (ClarityQHealthReportLink(),)
     ui_color = "#d4ecfa"
+    argument_error = AirflowFailException
 
     def __init__(
         self,
@@ -73,28 +73,15 @@ class ClarityQValidationOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.maxcompute_conn_id = maxcompute_conn_id
-        self.role = role
-        self.table = table
-        self.checks = list(checks) if checks is not None else None
+        self._set_health_arguments(role=role, table=table, checks=checks, accept_degraded=accept_degraded)
         self.validations = [dict(v) for v in validations] if validations else []
-        self.accept_degraded = accept_degraded
-
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
 
     def _arguments(self) -> tuple[HealthOptions, list[ValidationQuery]]:
         from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions, ValidationQuery
+        from airflow_provider_clarityq.core.health.options import ValidationQuery
 
+        options = self.health_options()
         try:
-            options = HealthOptions(
-                role=self.role,
-                table=self.table or None,
-                checks=tuple(self.checks) if self.checks else CHECK_NAMES,
-            )
             validations = [ValidationQuery.from_value(v) for v in self.validations]
         except (ConfigurationError, TypeError) as err:
             raise AirflowFailException(f"invalid {type(self).__name__} arguments: {err}") from None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
@@ -30,13 +29,12 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
 from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
+from airflow_provider_clarityq.utils.lazy_hook import HealthTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_clarityq.core.health.options import HealthOptions
     from airflow_provider_clarityq.core.health.report import HealthReport
-    from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
 __all__ = ["ClarityQHealthConfigError", "ClarityQHealthSensor"]
 
@@ -72,7 +70,7 @@ def validate_event(event: object) -> dict[str, Any]:
     return event
 
 
-class ClarityQHealthSensor(BaseSensorOperator):
+class ClarityQHealthSensor(HealthTask, BaseSensorOperator):
     """Wait until ClarityQ's MaxCompute access is healthy; fail at once on a configuration error.
 
     :param maxcompute_conn_id: Airflow connection of type ``clarityq_maxcompute`` (templated).
@@ -86,6 +84,7 @@ class ClarityQHealthSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table")
     operator_extra_links = (ClarityQHealthReportLink(),)
     ui_color = "#d4ecfa"
+    argument_error = ClarityQHealthConfigError
 
     def __init__(
         self,
@@ -100,31 +99,8 @@ class ClarityQHealthSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.maxcompute_conn_id = maxcompute_conn_id
-        self.role = role
-        self.table = table
-        self.checks = list(checks) if checks is not None else None
-        self.accept_degraded = accept_degraded
+        self._set_health_arguments(role=role, table=table, checks=checks, accept_degraded=accept_degraded)
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> MaxComputeHook:
-        """Built on the worker (never at parse time) and reused across pokes, with its clients."""
-        from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
-
-        return MaxComputeHook(maxcompute_conn_id=self.maxcompute_conn_id)
-
-    def health_options(self) -> HealthOptions:
-        from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions
-
-        try:
-            return HealthOptions(
-                role=self.role,
-                table=self.table or None,
-                checks=tuple(self.checks) if self.checks else CHECK_NAMES,
-            )
-        except ConfigurationError as err:
-            raise ClarityQHealthConfigError(f"invalid {type(self).__name__} arguments: {err}") from None
 
     def _check(self) -> HealthReport:
         from airflow_provider_clarityq.core.health.probe import check_client_source
