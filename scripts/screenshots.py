@@ -26,7 +26,8 @@ from airflow_provider_clarityq.core.grants.model import Grantee, ObjectRef, Proj
 from airflow_provider_clarityq.core.grants.plan import Plan  # noqa: E402
 from airflow_provider_clarityq.core.grants.plan_diff import plan_diff  # noqa: E402
 from airflow_provider_clarityq.core.grants.steps import AddUser, CreateRole, GrantActions, GrantRole, RevokeActions  # noqa: E402
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore, render_health_html  # noqa: E402
+from airflow_provider_clarityq.core.history.html import render_health_html  # noqa: E402
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore  # noqa: E402
 from airflow_provider_clarityq.core.identifiers import parse_principal  # noqa: E402
 
 CHROMIUM_FLAGS = (

@@ -30,8 +30,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
-from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
-from airflow_provider_clarityq.utils.lazy_hook import HealthTask
+from airflow_provider_clarityq.utils.health_task import HealthTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,8 +55,6 @@ class ClarityQValidationOperator(HealthTask, BaseOperator):
 
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table", "validations")
     template_fields_renderers = {"validations": "json"}
-    operator_extra_links = (ClarityQHealthReportLink(),)
-    ui_color = "#d4ecfa"
     argument_error = AirflowFailException
 
     def __init__(

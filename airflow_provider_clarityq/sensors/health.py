@@ -28,8 +28,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_CONN_ID, DEFAULT_ROLE
-from airflow_provider_clarityq.links.reports import ClarityQHealthReportLink
-from airflow_provider_clarityq.utils.lazy_hook import HealthTask
+from airflow_provider_clarityq.utils.health_task import HealthTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,8 +81,6 @@ class ClarityQHealthSensor(HealthTask, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table")
-    operator_extra_links = (ClarityQHealthReportLink(),)
-    ui_color = "#d4ecfa"
     argument_error = ClarityQHealthConfigError
 
     def __init__(

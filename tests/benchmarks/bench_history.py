@@ -29,8 +29,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from history_nights import nights  # noqa: E402
 
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore, render_health_html  # noqa: E402
 from airflow_provider_clarityq.core.history.charts import charts_available  # noqa: E402
+from airflow_provider_clarityq.core.history.html import render_health_html  # noqa: E402
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore  # noqa: E402
 
 CONN = "clarityq_reader"
 

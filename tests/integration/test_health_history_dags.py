@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from clarityq_emulator import RunningEmulator
 
-from airflow_provider_clarityq.core.history import SQLiteHistoryStore
+from airflow_provider_clarityq.core.history.store import SQLiteHistoryStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 

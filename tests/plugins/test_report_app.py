@@ -11,7 +11,7 @@ from history_nights import SECRET, nights
 
 from airflow_provider_clarityq.core.grants.plan import Plan
 from airflow_provider_clarityq.core.grants.steps import CreateRole
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore
 from airflow_provider_clarityq.links.reports import access_plan_url, health_report_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]

@@ -13,7 +13,7 @@ import pytest
 from history_nights import SECRET, nights
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore
 from airflow_provider_clarityq.utils import health_history
 from airflow_provider_clarityq.utils.health_history import (
     configured_store,

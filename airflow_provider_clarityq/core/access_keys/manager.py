@@ -24,12 +24,10 @@ class AccessKeyManager(Delivery):
 
     def ensure(self, *, dry_run: bool = False) -> AccessKeyResult:
         """Create and deliver a key only when the sink holds no working key of the user."""
-        survey = self._survey(dry_run)
-        if survey is None:
-            return self._user_missing_plan()
-        self._guard_foreign(survey)
-        result = self._result(survey, dry_run)
-        self._housekeep(survey, result, dry_run)
+        started = self._start(dry_run)
+        if isinstance(started, AccessKeyResult):
+            return started
+        survey, result = started
         current = survey.sink_key
         if current is not None and current.active:
             verification = self._check_current(survey)
@@ -53,12 +51,10 @@ class AccessKeyManager(Delivery):
 
     def rotate(self, *, dry_run: bool = False) -> AccessKeyResult:
         """Replace the sink's key and deactivate the user's other Active keys (or finish an interrupted rotation)."""
-        survey = self._survey(dry_run)
-        if survey is None:
-            return self._user_missing_plan()
-        self._guard_foreign(survey)
-        result = self._result(survey, dry_run)
-        self._housekeep(survey, result, dry_run)
+        started = self._start(dry_run)
+        if isinstance(started, AccessKeyResult):
+            return started
+        survey, result = started
         current = survey.sink_key
         superseded = self._superseded(survey)
         if current is not None and current.active and superseded:
@@ -76,6 +72,16 @@ class AccessKeyManager(Delivery):
                 self._deactivate(superseded, result, new_key=current)
                 return result
         return self._replace(survey, result, deactivate_others=True)
+
+    def _start(self, dry_run: bool) -> tuple[_Survey, AccessKeyResult] | AccessKeyResult:
+        """What every run does first: survey, refuse foreign keys, tidy up; or the plan for a missing user."""
+        survey = self._survey(dry_run)
+        if survey is None:
+            return self._user_missing_plan()
+        self._guard_foreign(survey)
+        result = self._result(survey, dry_run)
+        self._housekeep(survey, result, dry_run)
+        return survey, result
 
     def _survey(self, dry_run: bool) -> _Survey | None:
         """The user's mark and keys, and the reader connection as the consumer resolves it; None in a plan run

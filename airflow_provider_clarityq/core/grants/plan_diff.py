@@ -13,7 +13,7 @@ its typed ``args``), and every value is escaped in HTML.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -96,17 +96,25 @@ class PlanDiff:
     # ------------------------------------------------------------------------------------------
     # Renderings
 
+    def _diff_body(
+        self, project: str | None, *, label: str, line: str, statement: str, safe: Callable[[str], str]
+    ) -> list[str]:
+        """One project's groups and steps in a line-based format (the log and the markdown ``diff`` block)."""
+        out: list[str] = []
+        for group in self._groups_of(project):
+            out.append(label.format(group.label))
+            for step in group.steps:
+                out.extend(line.format(diff.sign, safe(diff.text)) for diff in step.lines)
+                if step.statement:
+                    out.append(statement.format(safe(step.statement)))
+        return out
+
     def to_text(self) -> str:
         """For the task log."""
         lines = [f"ClarityQ access plan ({self.mode}) for {self.principal}: {self.headline()}"]
         for project in self.projects():
             lines.append(_project_title(project))
-            for group in self._groups_of(project):
-                lines.append(f"  # {group.label}")
-                for step in group.steps:
-                    lines.extend(f"  {line.sign} {line.text}" for line in step.lines)
-                    if step.statement:
-                        lines.append(f"      {step.statement}")
+            lines += self._diff_body(project, label="  # {}", line="  {} {}", statement="      {}", safe=str)
         lines.extend(f"! {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
@@ -115,12 +123,7 @@ class PlanDiff:
         parts = [f"### ClarityQ access plan ({_md(self.mode)}) for `{_md(self.principal)}`", "", self.headline()]
         for project in self.projects():
             parts += ["", f"#### {_md(_project_title(project))}", "", "```diff"]
-            for group in self._groups_of(project):
-                parts.append(f"# {group.label}")
-                for step in group.steps:
-                    parts.extend(f"{line.sign} {_fence_safe(line.text)}" for line in step.lines)
-                    if step.statement:
-                        parts.append(f"#   {_fence_safe(step.statement)}")
+            parts += self._diff_body(project, label="# {}", line="{} {}", statement="#   {}", safe=_fence_safe)
             parts.append("```")
         if self.warnings:
             parts += ["", "Warnings (not changed by this plan):", ""]

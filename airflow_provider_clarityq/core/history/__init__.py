@@ -7,23 +7,3 @@
 
 Everything reads the health report JSON (schema version ``"1"``), the contract, not the report classes.
 """
-
-from __future__ import annotations
-
-from airflow_provider_clarityq.core.history.html import render_health_html
-from airflow_provider_clarityq.core.history.store import (
-    DEFAULT_RETENTION_DAYS,
-    HistoryStore,
-    ReportSource,
-    SQLiteHistoryStore,
-    StoredReport,
-)
-
-__all__ = [
-    "DEFAULT_RETENTION_DAYS",
-    "HistoryStore",
-    "ReportSource",
-    "SQLiteHistoryStore",
-    "StoredReport",
-    "render_health_html",
-]

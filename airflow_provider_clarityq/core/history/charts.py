@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from airflow_provider_clarityq.core.history.series import DriftEvent, Point, check_names
@@ -95,12 +95,20 @@ def _times(chosen: Sequence[Point]) -> Any:
     return [p.at for p in chosen]
 
 
-def _with_rc(draw: Any) -> Any:
+def _with_rc(draw: Callable[[], str]) -> str:
     """Run ``draw`` with the chart style (rcParams are read while artists are created)."""
     import matplotlib
 
     with matplotlib.rc_context(cast(Any, _RC)):
         return draw()
+
+
+def _finish(fig: Figure, ax: Axes, series: Sequence[Point], *, legend: bool = True) -> str:
+    """Date axis, the legend beside the plot, and the figure as inline SVG."""
+    _date_axis(ax, series)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    return _svg(fig)
 
 
 def verdict_chart(series: Sequence[Point], drift: Sequence[DriftEvent] = ()) -> str | None:
@@ -146,12 +154,9 @@ def verdict_chart(series: Sequence[Point], drift: Sequence[DriftEvent] = ()) -> 
         ax.set_ylim(-0.6, len(_VERDICT_ROWS) - 0.2)
         ax.grid(axis="y", visible=False)
         ax.set_title("Verdict of each health report")
-        _date_axis(ax, series)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-        return _svg(fig)
+        return _finish(fig, ax, series)
 
-    result: str = _with_rc(draw)
-    return result
+    return _with_rc(draw)
 
 
 def latency_chart(series: Sequence[Point]) -> str | None:
@@ -192,12 +197,9 @@ def latency_chart(series: Sequence[Point]) -> str | None:
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("ms (log scale)")
         ax.set_title("Latency per check (a cross marks a failed check)")
-        _date_axis(ax, series)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-        return _svg(fig)
+        return _finish(fig, ax, series)
 
-    result: str = _with_rc(draw)
-    return result
+    return _with_rc(draw)
 
 
 def key_age_chart(series: Sequence[Point]) -> str | None:
@@ -234,8 +236,6 @@ def key_age_chart(series: Sequence[Point]) -> str | None:
         ax.set_ylim(0, top * 1.15 + 1)
         ax.set_ylabel("days")
         ax.set_title("Age of the AccessKey in use")
-        _date_axis(ax, series)
-        return _svg(fig)
+        return _finish(fig, ax, series, legend=False)
 
-    result: str = _with_rc(draw)
-    return result
+    return _with_rc(draw)

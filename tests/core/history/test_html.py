@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from history_nights import KEY_LIMIT, SECRET, Night, nights
 
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore, StoredReport, render_health_html
 from airflow_provider_clarityq.core.history import charts as charts_module
+from airflow_provider_clarityq.core.history.html import render_health_html
 from airflow_provider_clarityq.core.history.series import current_streak, drift_events, points
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore, StoredReport
 
 CONN = "clarityq_reader"
 

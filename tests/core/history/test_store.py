@@ -13,7 +13,7 @@ import pytest
 from history_nights import SECRET, nights
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.history import ReportSource, SQLiteHistoryStore
+from airflow_provider_clarityq.core.history.store import ReportSource, SQLiteHistoryStore
 
 CONN = "clarityq_reader"
 
