@@ -239,14 +239,15 @@ class _ProjectPlanner:
                     "this provider grants existing extra roles but never creates them."
                 )
             steps.append(
-                GrantRole(
-                    project=self.project,
-                    role=role,
-                    principal=self.principal.principal(),
-                    reason=f"the RAM user does not hold role {role} in project {self.project}",
+                self._membership_step(
+                    GrantRole, role, f"the RAM user does not hold role {role} in project {self.project}"
                 )
             )
         return steps
+
+    def _membership_step(self, kind: type[GrantRole | RevokeRole], role: str, reason: str) -> Step:
+        """Grant or revoke the managed user's membership of ``role`` in this project."""
+        return kind(project=self.project, role=role, principal=self.principal.principal(), reason=reason)
 
     # ---- sync: revokes, only on the managed role and the managed user
 
@@ -254,14 +255,8 @@ class _ProjectPlanner:
         steps: list[Step] = []
         for role in extra_roles:
             privileged = " (built-in/DataWorks admin role: over-privileged)" if is_privileged_role(role) else ""
-            steps.append(
-                RevokeRole(
-                    project=self.project,
-                    role=role,
-                    principal=self.principal.principal(),
-                    reason=f"the RAM user holds role {role}, which the spec does not give{privileged}",
-                )
-            )
+            reason = f"the RAM user holds role {role}, which the spec does not give{privileged}"
+            steps.append(self._membership_step(RevokeRole, role, reason))
         for grants, whose in ((extras, f"role {self.spec.role}"), (direct, "the RAM user directly")):
             steps += self._revoke_actions(grants, whose)
         return steps

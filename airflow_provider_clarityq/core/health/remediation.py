@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from airflow_provider_clarityq.core.alibaba.failures import causes, failure_of
 from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
@@ -329,76 +330,97 @@ def _transient(kind: str, exc: BaseException, ctx: RemediationContext, detail: s
     )
 
 
+@dataclass(frozen=True)
+class _AuthRule:
+    """How one authentication failure is recognised (SDK class names, error-code prefixes, message phrases) and
+    explained (``{key}``: the masked AccessKey ID, ``{detail}``: the server's words)."""
+
+    code: str
+    names: frozenset[str]
+    prefixes: tuple[str, ...]
+    phrases: tuple[str, ...]
+    message: str
+    fix: str
+
+    def matches(self, names: set[str], code: str, text: str) -> bool:
+        return bool(self.names & names) or code.startswith(self.prefixes) or any(p in text for p in self.phrases)
+
+
+_AUTH_RULES: Final = (
+    _AuthRule(
+        "AUTH_SIGNATURE_MISMATCH",
+        frozenset({"SignatureNotMatch", "SignatureDoesNotMatch"}),
+        ("SignatureNotMatch", "SignatureDoesNotMatch", "InvalidAccessKeySecret"),
+        (),
+        "authentication failed: the AccessKey Secret does not belong to AccessKey ID {key} (signature mismatch)",
+        "set the connection's AccessKey Secret (password) to the secret created together with this AccessKey "
+        "ID; it is shown only once, so if it is lost create a new AccessKey for the RAM user in the RAM console "
+        "and update AccessKey ID (login) and AccessKey Secret (password).",
+    ),
+    _AuthRule(
+        "AUTH_KEY_DISABLED",
+        frozenset(),
+        ("InvalidAccessKeyId.Inactive",),
+        ("accessKeyId is disabled",),
+        "authentication failed: AccessKey ID {key} is disabled",
+        "enable it in the RAM console (Users -> the RAM user -> AccessKey -> Enable), or put an active AccessKey "
+        "into AccessKey ID (login) and AccessKey Secret (password).",
+    ),
+    _AuthRule(
+        "AUTH_KEY_NOT_FOUND",
+        frozenset(),
+        ("InvalidAccessKeyId",),
+        ("accessKeyId not found",),
+        "authentication failed: AccessKey ID {key} does not exist",
+        "set AccessKey ID (login) to the RAM user's AccessKey ID from the RAM console (Users -> the RAM user -> "
+        "AccessKey; the key may have been deleted: then create one with Permanent AccessKey enabled and update "
+        "login and password).",
+    ),
+    _AuthRule(
+        "AUTH_TOKEN_EXPIRED",
+        frozenset({"AuthenticationRequestExpired"}),
+        ("InvalidSecurityToken.Expired", "AuthenticationRequestExpired"),
+        ("security token expired",),
+        "authentication failed: the STS security token has expired",
+        "put a fresh token into the connection's STS security token (sts_token) extra, set role_arn so tokens "
+        "are refreshed automatically, or use the RAM user's permanent AccessKey without sts_token.",
+    ),
+    _AuthRule(
+        "AUTH_TOKEN_INVALID",
+        frozenset(),
+        ("InvalidSecurityToken", "MissingSecurityToken"),
+        ("invalid security token",),
+        "authentication failed: the STS security token is missing or does not match the AccessKey",
+        "the STS security token (sts_token) extra must be the token issued with this temporary AccessKey "
+        "(ID starting with 'STS.'); for a permanent RAM AccessKey leave sts_token empty.",
+    ),
+    _AuthRule(
+        "CLOCK_SKEW",
+        frozenset({"RequestTimeTooSkewed"}),
+        ("RequestTimeTooSkewed", "InvalidTimeStamp"),
+        (),
+        "authentication failed: the request time is too far from the server's",
+        "synchronise the Airflow workers' clocks (NTP).",
+    ),
+    _AuthRule(
+        "AUTH_REJECTED",
+        frozenset({"Unauthorized", "AuthorizationRequired"}),
+        ("Unauthorized", "AuthorizationRequired", "IncompleteSignature", "InvalidAuthorization"),
+        (),
+        "authentication failed ({detail})",
+        "check AccessKey ID (login) and AccessKey Secret (password): the key must exist, be active, and belong "
+        "to the RAM user with Permanent AccessKey enabled.",
+    ),
+)
+
+
 def _authentication(exc: BaseException, ctx: RemediationContext, detail: str) -> Diagnosis | None:
-    names = _class_names(exc)
-    code = _code(exc)
-    text = str(exc)
-    key = mask_key_id(ctx.access_key_id)
-    if {"SignatureNotMatch", "SignatureDoesNotMatch"} & names or code.startswith(
-        ("SignatureNotMatch", "SignatureDoesNotMatch", "InvalidAccessKeySecret")
-    ):
-        return Diagnosis(
-            "AUTH_SIGNATURE_MISMATCH",
-            "config",
-            f"authentication failed: the AccessKey Secret does not belong to AccessKey ID {key} (signature mismatch)",
-            "set the connection's AccessKey Secret (password) to the secret created together with this AccessKey "
-            "ID; it is shown only once, so if it is lost create a new AccessKey for the RAM user in the RAM console "
-            "and update AccessKey ID (login) and AccessKey Secret (password).",
-        )
-    if code.startswith("InvalidAccessKeyId.Inactive") or "accessKeyId is disabled" in text:
-        return Diagnosis(
-            "AUTH_KEY_DISABLED",
-            "config",
-            f"authentication failed: AccessKey ID {key} is disabled",
-            "enable it in the RAM console (Users -> the RAM user -> AccessKey -> Enable), or put an active AccessKey "
-            "into AccessKey ID (login) and AccessKey Secret (password).",
-        )
-    if code.startswith("InvalidAccessKeyId") or "accessKeyId not found" in text:
-        return Diagnosis(
-            "AUTH_KEY_NOT_FOUND",
-            "config",
-            f"authentication failed: AccessKey ID {key} does not exist",
-            "set AccessKey ID (login) to the RAM user's AccessKey ID from the RAM console (Users -> the RAM user -> "
-            "AccessKey; the key may have been deleted: then create one with Permanent AccessKey enabled and update "
-            "login and password).",
-        )
-    if (
-        "AuthenticationRequestExpired" in names
-        or code.startswith(("InvalidSecurityToken.Expired", "AuthenticationRequestExpired"))
-        or "security token expired" in text
-    ):
-        return Diagnosis(
-            "AUTH_TOKEN_EXPIRED",
-            "config",
-            "authentication failed: the STS security token has expired",
-            "put a fresh token into the connection's STS security token (sts_token) extra, set role_arn so tokens "
-            "are refreshed automatically, or use the RAM user's permanent AccessKey without sts_token.",
-        )
-    if code.startswith(("InvalidSecurityToken", "MissingSecurityToken")) or "invalid security token" in text:
-        return Diagnosis(
-            "AUTH_TOKEN_INVALID",
-            "config",
-            "authentication failed: the STS security token is missing or does not match the AccessKey",
-            "the STS security token (sts_token) extra must be the token issued with this temporary AccessKey "
-            "(ID starting with 'STS.'); for a permanent RAM AccessKey leave sts_token empty.",
-        )
-    if "RequestTimeTooSkewed" in names or code.startswith(("RequestTimeTooSkewed", "InvalidTimeStamp")):
-        return Diagnosis(
-            "CLOCK_SKEW",
-            "config",
-            "authentication failed: the request time is too far from the server's",
-            "synchronise the Airflow workers' clocks (NTP).",
-        )
-    if {"Unauthorized", "AuthorizationRequired"} & names or code.startswith(
-        ("Unauthorized", "AuthorizationRequired", "IncompleteSignature", "InvalidAuthorization")
-    ):
-        return Diagnosis(
-            "AUTH_REJECTED",
-            "config",
-            f"authentication failed ({detail})",
-            "check AccessKey ID (login) and AccessKey Secret (password): the key must exist, be active, and belong "
-            "to the RAM user with Permanent AccessKey enabled.",
-        )
+    """The first authentication rule that matches, in order (specific codes before their prefixes)."""
+    names, code, text = _class_names(exc), _code(exc), str(exc)
+    for rule in _AUTH_RULES:
+        if rule.matches(names, code, text):
+            message = rule.message.format(key=mask_key_id(ctx.access_key_id), detail=detail)
+            return Diagnosis(rule.code, "config", message, rule.fix)
     return None
 
 
