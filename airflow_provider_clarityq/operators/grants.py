@@ -120,9 +120,9 @@ class ClarityQGrantsOperator(LazyHook, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_clarityq.core.errors import ConfigurationError
         from airflow_provider_clarityq.core.grants.backend import AlibabaBackend
+        from airflow_provider_clarityq.core.grants.parse import StateParseError
         from airflow_provider_clarityq.core.grants.planner import PlanError
         from airflow_provider_clarityq.core.grants.run import run_access
-        from airflow_provider_clarityq.core.grants.state import StateParseError
         from airflow_provider_clarityq.core.grants.steps import MODES
 
         try:

@@ -25,18 +25,15 @@ from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError
 from airflow_provider_clarityq.core.grants.backend import AccessBackend
 from airflow_provider_clarityq.core.grants.model import Grantee
-from airflow_provider_clarityq.core.grants.render import render_principal
-from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
-from airflow_provider_clarityq.core.grants.state import (
-    GrantsReport,
-    LiveState,
-    ProjectState,
-    ResolvedPrincipal,
+from airflow_provider_clarityq.core.grants.parse import (
     parse_describe_role,
     parse_list_roles,
     parse_list_users,
     parse_show_grants,
 )
+from airflow_provider_clarityq.core.grants.render import render_principal
+from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
+from airflow_provider_clarityq.core.grants.state import GrantsReport, LiveState, ProjectState, ResolvedPrincipal
 from airflow_provider_clarityq.core.grants.steps import Mode
 from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_role_name, validate_uid
 from airflow_provider_clarityq.core.managed_user import ManagedComments, parse_comments

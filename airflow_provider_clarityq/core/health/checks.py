@@ -46,7 +46,7 @@ from airflow_provider_clarityq.core.alibaba.failures import is_transient
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import Grantee
-from airflow_provider_clarityq.core.grants.state import StateParseError, parse_show_grants
+from airflow_provider_clarityq.core.grants.parse import StateParseError, parse_show_grants
 from airflow_provider_clarityq.core.health.audit import audit_grants
 from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
 from airflow_provider_clarityq.core.health.protocol import AccessKeyInfo, Probe, ProjectInfo, TableInfo

@@ -9,18 +9,16 @@ import pytest
 
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
 from airflow_provider_clarityq.core.grants.model import Grant, Grantee, ObjectRef, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.plan import Plan
-from airflow_provider_clarityq.core.grants.planner import PlanError, make_plan
-from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants, default_spec, load_spec
-from airflow_provider_clarityq.core.grants.state import (
-    LiveState,
-    ProjectState,
-    ResolvedPrincipal,
+from airflow_provider_clarityq.core.grants.parse import (
     parse_describe_role,
     parse_list_roles,
     parse_list_users,
     parse_show_grants,
 )
+from airflow_provider_clarityq.core.grants.plan import Plan
+from airflow_provider_clarityq.core.grants.planner import PlanError, make_plan
+from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants, default_spec, load_spec
+from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
 from airflow_provider_clarityq.core.grants.steps import (
     AddUser,
     CreateRamUser,

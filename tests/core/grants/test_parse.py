@@ -9,17 +9,19 @@ import pytest
 
 from airflow_provider_clarityq.core.errors import InvalidIdentifierError
 from airflow_provider_clarityq.core.grants.model import Grant, Grantee, ObjectRef, ProjectAction, TableAction
-from airflow_provider_clarityq.core.grants.state import (
-    GrantsReport,
-    LiveState,
-    ProjectState,
-    ResolvedPrincipal,
+from airflow_provider_clarityq.core.grants.parse import (
     StateParseError,
     parse_describe_role,
     parse_list_roles,
     parse_list_users,
     parse_show_acl,
     parse_show_grants,
+)
+from airflow_provider_clarityq.core.grants.state import (
+    GrantsReport,
+    LiveState,
+    ProjectState,
+    ResolvedPrincipal,
     principal_key,
 )
 from airflow_provider_clarityq.core.identifiers import Principal
@@ -397,7 +399,7 @@ def test_live_state_lookup_is_case_insensitive_and_defaults_to_empty() -> None:
 
 
 def test_describe_role_json_descriptive_keys_are_not_out_of_band() -> None:
-    from airflow_provider_clarityq.core.grants.state import parse_describe_role
+    from airflow_provider_clarityq.core.grants.parse import parse_describe_role
 
     doc = {
         "Name": "clarityq_reader",
