@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.secrets import BaseSecretsBackend
 
-from airflow_provider_clarityq.core.secret_sinks import CallableSink
+from airflow_provider_clarityq.core.secret_sinks.custom import CallableSink
 
 VAULT_ENV = "CLARITYQ_TEST_VAULT"
 

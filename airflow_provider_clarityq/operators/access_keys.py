@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions
-    from airflow_provider_clarityq.core.secret_sinks import SecretSink
+    from airflow_provider_clarityq.core.secret_sinks.base import SecretSink
 
 __all__ = [
     "ClarityQAccessKeyOperator",
@@ -159,7 +159,8 @@ class ClarityQAccessKeyOperator(LazyHook, BaseOperator):
 
     def _sink(self) -> SecretSink:
         from airflow_provider_clarityq.core.errors import ConfigurationError
-        from airflow_provider_clarityq.core.secret_sinks import ConnectionFileSink, SecretSink
+        from airflow_provider_clarityq.core.secret_sinks.base import SecretSink
+        from airflow_provider_clarityq.core.secret_sinks.files import ConnectionFileSink
 
         given = [
             name

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
+from airflow_provider_clarityq.core.secret_sinks.base import ResolvedConnection
 from airflow_provider_clarityq.utils.connection_fields import connection_fields, mask_fields
 
 __all__ = ["ResolvedConnection", "describe_backend", "resolve_connection"]

@@ -21,16 +21,15 @@ import json
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.secret_sinks import (
+from airflow_provider_clarityq.core.secret_sinks.api import AirflowApiConnectionSink
+from airflow_provider_clarityq.core.secret_sinks.base import ResolvedConnection, SecretSink
+from airflow_provider_clarityq.core.secret_sinks.choice import (
     LOCAL_FILESYSTEM_BACKEND,
-    AirflowApiConnectionSink,
-    ConnectionFileSink,
-    ResolvedConnection,
-    SecretSink,
     SinkChoice,
     choose_sink,
     parse_sink_setting,
 )
+from airflow_provider_clarityq.core.secret_sinks.files import ConnectionFileSink
 
 if TYPE_CHECKING:
     from collections.abc import Callable

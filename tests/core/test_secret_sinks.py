@@ -15,16 +15,11 @@ import pytest
 import yaml
 
 from airflow_provider_clarityq.core.errors import ConfigurationError, redact
-from airflow_provider_clarityq.core.secret_sinks import (
-    AirflowApiConnectionSink,
-    CallableSink,
-    ConnectionFileSink,
-    SecretSink,
-    SinkError,
-    check_api_base_url,
-    choose_sink,
-    parse_sink_setting,
-)
+from airflow_provider_clarityq.core.secret_sinks.api import AirflowApiConnectionSink, check_api_base_url
+from airflow_provider_clarityq.core.secret_sinks.base import SecretSink, SinkError
+from airflow_provider_clarityq.core.secret_sinks.choice import choose_sink, parse_sink_setting
+from airflow_provider_clarityq.core.secret_sinks.custom import CallableSink
+from airflow_provider_clarityq.core.secret_sinks.files import ConnectionFileSink
 
 SECRET = "s3cr3t-Value+with/odd=chars"
 FIELDS = {

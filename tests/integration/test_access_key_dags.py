@@ -27,7 +27,9 @@ from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions, K
 from airflow_provider_clarityq.core.access_keys.ram import RamKeyBackend
 from airflow_provider_clarityq.core.access_keys.verification import health_verifier
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
-from airflow_provider_clarityq.core.secret_sinks import CallableSink, ConnectionFileSink, SinkError
+from airflow_provider_clarityq.core.secret_sinks.base import SinkError
+from airflow_provider_clarityq.core.secret_sinks.custom import CallableSink
+from airflow_provider_clarityq.core.secret_sinks.files import ConnectionFileSink
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 from airflow_provider_clarityq.operators.access_keys import ClarityQAccessKeyOperator
 

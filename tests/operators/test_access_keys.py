@@ -18,12 +18,10 @@ from clarityq_emulator import RunningEmulator
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
-from airflow_provider_clarityq.core.secret_sinks import (
-    AirflowApiConnectionSink,
-    CallableSink,
-    ConnectionFileSink,
-    SinkError,
-)
+from airflow_provider_clarityq.core.secret_sinks.api import AirflowApiConnectionSink
+from airflow_provider_clarityq.core.secret_sinks.base import SinkError
+from airflow_provider_clarityq.core.secret_sinks.custom import CallableSink
+from airflow_provider_clarityq.core.secret_sinks.files import ConnectionFileSink
 from airflow_provider_clarityq.operators.access_keys import (
     ClarityQAccessKeyOperator,
     ClarityQAccessKeyRotationOperator,

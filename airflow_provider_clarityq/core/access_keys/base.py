@@ -28,7 +28,7 @@ from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.identifiers import validate_ram_user_name
 from airflow_provider_clarityq.core.managed_user import ManagedComments
-from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection, SecretSink, sink_resolver
+from airflow_provider_clarityq.core.secret_sinks.base import ResolvedConnection, SecretSink, sink_resolver
 
 log = logging.getLogger("airflow_provider_clarityq.core.access_keys")
 

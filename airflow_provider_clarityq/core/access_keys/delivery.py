@@ -21,7 +21,7 @@ from airflow_provider_clarityq.core.access_keys.model import (
     _safe,
     _Survey,
 )
-from airflow_provider_clarityq.core.secret_sinks import SinkError
+from airflow_provider_clarityq.core.secret_sinks.base import SinkError
 
 
 class Delivery(Housekeeping):

@@ -14,7 +14,7 @@ from airflow_provider_clarityq.core.access_keys.model import (
     _Survey,
 )
 from airflow_provider_clarityq.core.managed_user import parse_comments, unmanaged_user_error
-from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection
+from airflow_provider_clarityq.core.secret_sinks.base import ResolvedConnection
 
 __all__ = ["AccessKeyManager"]
 

@@ -27,7 +27,7 @@ from airflow_provider_clarityq.core.access_keys.model import (
 )
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER, UnmanagedUserError, parse_comments
-from airflow_provider_clarityq.core.secret_sinks import ResolvedConnection, SinkError
+from airflow_provider_clarityq.core.secret_sinks.base import ResolvedConnection, SinkError
 
 USER = "clarityq"
 CONN = "clarityq_reader"
