@@ -63,6 +63,15 @@ def airflow_db() -> None:
     db.resetdb()
 
 
+@pytest.fixture(autouse=True)
+def _pyodps_options_restored() -> Iterator[None]:
+    """pyodps keeps its options in one global; whatever a test sets there is undone after it."""
+    from odps.config import option_context
+
+    with option_context():
+        yield
+
+
 def _forget_secrets_backends() -> None:
     """Airflow memoises a configured secrets backend per process; tests that configure one start afresh."""
     from airflow.sdk.configuration import clear_secrets_backends_cache

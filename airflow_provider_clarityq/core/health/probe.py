@@ -1,4 +1,4 @@
-"""The real :class:`~.checks.Probe`: pyodps for MaxCompute, the Alibaba STS and RAM SDK clients.
+"""The real :class:`~.protocol.Probe`: pyodps for MaxCompute, the Alibaba STS and RAM SDK clients.
 
 ``odps`` and the ``alibabacloud_*`` packages are imported inside the methods only (DAG files import the
 operators that import this module). Clients come from a client bundle, so a hook's cached clients are
