@@ -10,6 +10,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "function": ("Read", "Write", "Delete", "Run", "Execute", "Download"),
     "resource": ("Read", "Write", "Delete"),
     "instance": ("Read", "Write"),
+    "package": ("Read",),
 }
 
 #: Actions that are the same permission under two names (the newer docs call ``Run`` ``Execute``).
