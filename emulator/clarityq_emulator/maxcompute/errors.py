@@ -166,7 +166,9 @@ def ip_not_whitelisted(project: str, ip: str) -> OdpsError:
     )
 
 
-def label_too_low(project: str, resource: str, column: str, sensitivity: int, effective: int, principal: str) -> OdpsError:
+def label_too_low(
+    project: str, resource: str, column: str, sensitivity: int, effective: int, principal: str
+) -> OdpsError:
     return OdpsError(
         403,
         "NoPermission",

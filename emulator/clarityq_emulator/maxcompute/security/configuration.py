@@ -76,7 +76,10 @@ def security_configuration(state: EmulatorState, caller: Caller, project: str, r
         if req.method == "GET":
             if not info.may_manage(caller, "GetSecurityConfiguration"):
                 raise odps_errors.no_privilege(
-                    info.name, "GetSecurityConfiguration", resource_name(info.name, "project", None), display_name(caller)
+                    info.name,
+                    "GetSecurityConfiguration",
+                    resource_name(info.name, "project", None),
+                    display_name(caller),
                 )
             return ServiceResult(Response.xml(configuration_xml(info)))
         if req.method != "PUT":

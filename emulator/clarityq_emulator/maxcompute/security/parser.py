@@ -324,7 +324,9 @@ class _Parser:
             if token.is_kw(*_UNSUPPORTED_OBJECT_TYPES):
                 raise NotSupported(f"ACL on object type {token.text.upper()}")
             if not token.is_kw(*_OBJECT_TYPES):
-                raise self.fail("expected an object type (PROJECT, TABLE, FUNCTION, RESOURCE, INSTANCE, PACKAGE)", token)
+                raise self.fail(
+                    "expected an object type (PROJECT, TABLE, FUNCTION, RESOURCE, INSTANCE, PACKAGE)", token
+                )
             object_type = token.text.lower()
         return ObjectRef(object_type, *self.object_name(object_type))
 
@@ -442,7 +444,6 @@ class _Parser:
 
     def _stmt_whoami(self) -> Statement:
         return WhoAmI()
-
 
     def _stmt_create(self) -> Statement:
         if self.accept("PACKAGE"):

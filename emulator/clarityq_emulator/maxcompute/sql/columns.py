@@ -21,8 +21,8 @@ def scope_columns(table: exp.Table, scope: Scope) -> tuple[str, ...] | None:
         for projection in select.expressions:
             if isinstance(projection, exp.Star):
                 return None
-            if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-                if projection.table.lower() in ("", alias):
-                    return None
+            star = isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+            if star and projection.table.lower() in ("", alias):
+                return None
     names = {c.name.lower() for c in scope.columns if c.table.lower() in ("", alias) and c.name}
     return tuple(sorted(names))
