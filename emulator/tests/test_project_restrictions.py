@@ -143,3 +143,33 @@ def test_check_order_user_then_whitelist_then_state_then_permission(s: Setup) ->
         _sql_rows(s.reader)
     with pytest.raises(errors.NoPermission, match=r"\[4002\], You don't exist in project clarityq_demo"):
         stranger.execute_security_query("whoami")
+
+
+def test_role_policy_deny_wins_beside_project_policy_and_role_policy_grants_download(s: Setup) -> None:
+    project = s.emu.info.project
+    table = f"acs:odps:*:projects/{project}/tables/customers"
+    s.owner.execute_security_query("create role analysts")
+    s.owner.execute_security_query(f"grant analysts to {s.principal}")
+    s.owner.set_project_policy(
+        {
+            "Version": "1",
+            "Statement": [{"Effect": "Allow", "Principal": ["*"], "Action": ["odps:Select"], "Resource": [table]}],
+        }
+    )
+    s.owner.set_role_policy(
+        "analysts",
+        {"Version": "1", "Statement": [{"Effect": "Deny", "Action": ["odps:Select"], "Resource": [table]}]},
+    )
+    with pytest.raises(errors.NoPermission) as denied:
+        _sql_rows(s.reader)
+    assert "Authorization Failed [4011], You have NO privilege 'odps:Select'" in str(denied.value)
+    assert "Explicitly denied by policy." in str(denied.value)
+    with pytest.raises(errors.NoPermission, match=r"\[4011\]"):
+        _tunnel_rows(s.reader)
+    assert s.owner.execute_security_query("get policy on role analysts")["Statement"][0]["Effect"] == "Deny"
+    s.owner.set_role_policy(
+        "analysts",
+        {"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["odps:Download"], "Resource": [table]}]},
+    )
+    s.setproject(odps_security_enabledownloadprivilege="true")
+    assert _tunnel_rows(s.reader) == 5  # Download granted by the role policy
