@@ -3,6 +3,7 @@ which seed 003 checks them: user -> IP whitelist -> project state -> permission.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -71,7 +72,15 @@ def test_download_control_gates_table_tunnel_downloads(s: Setup) -> None:
         _tunnel_rows(s.reader)
     assert "Authorization Failed [4019], You have NO privilege 'odps:Download' on" in str(denied.value)
     assert "acs:odps:*:projects/clarityq_demo/tables/customers" in str(denied.value)
-    assert _sql_rows(s.reader) == 5  # SQL reads need Select only
+    # a SQL result without Download on the instance: pyodps falls back to a limited read, with a warning
+    with pytest.warns(UserWarning, match="10000 records will be limited"):
+        assert _sql_rows(s.reader) == 5
+    instance = s.reader.execute_sql("select name from customers")
+    s.owner.execute_security_query(f"grant Download on instance {instance.id} to user {s.principal}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with instance.open_reader(tunnel=True) as r:
+            assert len(list(r)) == 5
     assert _tunnel_rows(s.owner) == 5  # the owner is exempt
     s.owner.execute_security_query(f"grant Download on table customers to user {s.principal}")
     assert _tunnel_rows(s.reader) == 5
