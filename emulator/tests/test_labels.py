@@ -4,11 +4,12 @@ roles, the reader is held to No-ReadUp column by column on SQL and on the table 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 import pytest
-from clarityq_emulator import RunningEmulator
+from clarityq_emulator import RunningEmulator, start_emulator
 from clarityq_emulator.maxcompute.security import parser as sp
 from odps import ODPS, errors, options
 
@@ -188,3 +189,23 @@ def test_who_may_change_labels(s: Setup) -> None:
     options_.label_security = True
     options_.update()
     assert s.emu.state.security.get(s.emu.info.project).labels.enabled is True
+
+
+def test_labels_packages_and_settings_survive_a_restart(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with start_emulator(state_file=state_file) as emu:
+        info = emu.info
+        owner = _odps(emu, info.access_key_id, info.access_key_secret)
+        owner.execute_security_query("set LabelSecurity=true")
+        owner.execute_security_query("set label 2 to table customers(name)")
+        owner.execute_security_query("create package shared")
+        owner.execute_security_query("add table customers to package shared")
+        owner.execute_security_query("create role r")
+        owner.execute_security_query("grant label 2 on table customers(name) to role r with exp 3")
+    with start_emulator(state_file=state_file) as emu:
+        owner = ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=emu.info.maxcompute_endpoint)
+        assert owner.get_project().security_options.label_security is True
+        assert {c.name: c.label for c in owner.get_table("customers").table_schema.simple_columns}["name"] == "2"
+        assert owner.execute_security_query("describe package shared")["Objects"][0]["ObjectName"] == "customers"
+        grants = owner.execute_security_query("show label grants on table customers")["Grants"]
+        assert [(g["Principal"], g["Column"], g["GrantedLabel"]) for g in grants] == [("role/r", "name", 2)]
