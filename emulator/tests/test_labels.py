@@ -3,66 +3,28 @@ roles, the reader is held to No-ReadUp column by column on SQL and on the table 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 import pytest
 from clarityq_emulator import RunningEmulator, start_emulator
 from clarityq_emulator.maxcompute.security import parser as sp
-from odps import ODPS, errors, options
+from odps import ODPS, errors
+from reader_setup import Setup, owner_client, text_form, with_reader
+from reader_setup import sql_rows as _rows
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Setup:
-    emu: RunningEmulator
-    owner: ODPS
-    reader: ODPS
-    principal: str
-
-
-def _odps(emu: RunningEmulator, ak: str, sk: str) -> ODPS:
-    return ODPS(ak, sk, emu.info.project, endpoint=emu.info.maxcompute_endpoint)
 
 
 @pytest.fixture
 def s(clarityq_emulator: RunningEmulator) -> Setup:
     """Seed 000's reader: member with a role holding CreateInstance and Describe, Select on customers."""
-    options.retry_times = 0
-    emu = clarityq_emulator
-    owner = _odps(emu, emu.info.access_key_id, emu.info.access_key_secret)
-    emu.state.identity.create_user("clarityq")
-    key = emu.state.identity.create_access_key("clarityq")
-    principal = f"RAM${emu.info.account_id}:clarityq"
-    for statement in (
-        f"add user {principal}",
+    return with_reader(
+        clarityq_emulator,
         "create role clarityq_reader",
-        "grant CreateInstance on project " + emu.info.project + " to role clarityq_reader",
+        "grant CreateInstance on project {project} to role clarityq_reader",
         "grant Describe, Select on table customers to role clarityq_reader",
-        f"grant clarityq_reader to {principal}",
-    ):
-        owner.execute_security_query(statement)
-    return Setup(emu, owner, _odps(emu, key.access_key_id, key.secret), principal)
-
-
-def text_form(o: ODPS, query: str) -> str:
-    """A statement's odpscmd text answer (``ResponseInJsonFormat=false``), sent by pyodps' REST client."""
-    body = (
-        f"<Authorization><Query>{escape(query)}</Query><ResponseInJsonFormat>false</ResponseInJsonFormat>"
-        "</Authorization>"
+        "grant clarityq_reader to {p}",
     )
-    resp = o.rest.post(
-        o.get_project().resource() + "/authorization", data=body.encode(), headers={"Content-Type": "application/xml"}
-    )
-    return ET.fromstring(resp.content).findtext("Result") or ""  # noqa: S314 - the emulator's own answer
-
-
-def _rows(o: ODPS, sql: str) -> list[list[object]]:
-    with o.execute_sql(sql).open_reader(tunnel=True) as reader:
-        return [list(r.values) for r in reader]
 
 
 def test_label_statements_parse() -> None:
@@ -195,7 +157,7 @@ def test_labels_packages_and_settings_survive_a_restart(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     with start_emulator(state_file=state_file) as emu:
         info = emu.info
-        owner = _odps(emu, info.access_key_id, info.access_key_secret)
+        owner = owner_client(emu)
         owner.execute_security_query("set LabelSecurity=true")
         owner.execute_security_query("set label 2 to table customers(name)")
         owner.execute_security_query("create package shared")

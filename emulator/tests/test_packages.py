@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from clarityq_emulator import RunningEmulator, start_emulator
+from clarityq_emulator import start_emulator
 from clarityq_emulator.core.state import default_seed
 from clarityq_emulator.maxcompute.security import parser as sp
-from odps import ODPS, errors, options
+from odps import errors
+from reader_setup import Setup, with_reader
+from reader_setup import sql_rows as _rows
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +23,8 @@ B = "provider_b"
 
 
 @dataclass
-class Setup:
-    emu: RunningEmulator
-    owner: ODPS
-    reader: ODPS
-    principal: str
+class Packages(Setup):
+    """The restriction set-up, with the statements of each side."""
 
     @property
     def a(self) -> str:
@@ -62,26 +61,13 @@ def _two_projects() -> dict[str, object]:
 
 
 @pytest.fixture
-def s() -> Iterator[Setup]:
-    options.retry_times = 0
+def s() -> Iterator[Packages]:
     with start_emulator(seed=_two_projects()) as emu:
-        info = emu.info
-        owner = ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
-        emu.state.identity.create_user("clarityq")
-        key = emu.state.identity.create_access_key("clarityq")
-        principal = f"RAM${info.account_id}:clarityq"
-        owner.execute_security_query(f"add user {principal}")
-        owner.execute_security_query(f"grant CreateInstance on project {info.project} to user {principal}")
-        reader = ODPS(key.access_key_id, key.secret, info.project, endpoint=info.maxcompute_endpoint)
-        yield Setup(emu, owner, reader, principal)
+        base = with_reader(emu, "grant CreateInstance on project {project} to user {p}")
+        yield Packages(base.emu, base.owner, base.reader, base.principal)
 
 
-def _rows(o: ODPS, sql: str) -> list[list[object]]:
-    with o.execute_sql(sql).open_reader(tunnel=True) as reader:
-        return [list(r.values) for r in reader]
-
-
-def _share(s: Setup) -> None:
+def _share(s: Packages) -> None:
     s.in_b("create package datashare")
     s.in_b("add table sales to package datashare")
     s.in_b("add resource udtf.jar to package datashare")
@@ -96,7 +82,7 @@ def test_package_statements_parse() -> None:
         sp.parse_statement("add project x to package p")
 
 
-def test_flow_5_reader_reads_another_projects_table_through_the_installed_package(s: Setup) -> None:
+def test_flow_5_reader_reads_another_projects_table_through_the_installed_package(s: Packages) -> None:
     _share(s)
     sql = f"select id, amount from {B}.sales order by id"
     with pytest.raises(errors.NoPermission, match=rf"\[4002\], You don't exist in project {B}"):
@@ -125,7 +111,7 @@ def test_flow_5_reader_reads_another_projects_table_through_the_installed_packag
         _rows(s.reader, sql)
 
 
-def test_flow_6_through_a_role_and_the_label_cap(s: Setup) -> None:
+def test_flow_6_through_a_role_and_the_label_cap(s: Packages) -> None:
     _share(s)
     s.in_a(f"install package {B}.datashare")
     s.in_a("create role partner_reader")
@@ -144,7 +130,7 @@ def test_flow_6_through_a_role_and_the_label_cap(s: Setup) -> None:
         _rows(s.reader, f"select id from {B}.sales")
 
 
-def test_describe_and_show_packages(s: Setup) -> None:
+def test_describe_and_show_packages(s: Packages) -> None:
     _share(s)
     s.in_b("add table private to package datashare with privileges Describe")
     s.in_a(f"install package {B}.datashare")
@@ -168,7 +154,7 @@ def test_describe_and_show_packages(s: Setup) -> None:
         _rows(s.reader, f"select x from {B}.private")
 
 
-def test_package_errors(s: Setup) -> None:
+def test_package_errors(s: Packages) -> None:
     s.in_b("create package datashare")
     with pytest.raises(errors.NoPermission, match="is not allowed to install package"):
         s.in_a(f"install package {B}.datashare")

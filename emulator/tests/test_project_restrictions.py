@@ -4,51 +4,35 @@ which seed 003 checks them: user -> IP whitelist -> project state -> permission.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import pytest
 from clarityq_emulator import RunningEmulator
-from odps import ODPS, errors, options
+from odps import ODPS, errors
+from reader_setup import Setup, sql_rows, with_reader
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Setup:
-    emu: RunningEmulator
-    owner: ODPS
-    reader: ODPS
-    principal: str
-
-    def setproject(self, *, state: str | None = None, **properties: str) -> None:
-        """What ``setproject k=v;`` sends: a PUT of the project XML with the changed properties."""
-        props = "".join(
-            f"<Property><Name>{escape(k.replace('_', '.'))}</Name><Value>{escape(v)}</Value></Property>"
-            for k, v in properties.items()
-        )
-        state_xml = f"<State>{state}</State>" if state else ""
-        body = f"<Project><Name>{self.emu.info.project}</Name>{state_xml}<Properties>{props}</Properties></Project>"
-        self.owner.rest.put(self.owner.get_project().resource(), data=body.encode())
+def setproject(s: Setup, *, state: str | None = None, **properties: str) -> None:
+    """What ``setproject k=v;`` sends: a PUT of the project XML with the changed properties
+    (``_`` in a keyword stands for ``.``)."""
+    props = "".join(
+        f"<Property><Name>{escape(k.replace('_', '.'))}</Name><Value>{escape(v)}</Value></Property>"
+        for k, v in properties.items()
+    )
+    state_xml = f"<State>{state}</State>" if state else ""
+    body = f"<Project><Name>{s.emu.info.project}</Name>{state_xml}<Properties>{props}</Properties></Project>"
+    s.owner.rest.put(s.owner.get_project().resource(), data=body.encode())
 
 
 @pytest.fixture
 def s(clarityq_emulator: RunningEmulator) -> Setup:
-    options.retry_times = 0
-    emu = clarityq_emulator
-    info = emu.info
-    owner = ODPS(info.access_key_id, info.access_key_secret, info.project, endpoint=info.maxcompute_endpoint)
-    emu.state.identity.create_user("clarityq")
-    key = emu.state.identity.create_access_key("clarityq")
-    principal = f"RAM${info.account_id}:clarityq"
-    for statement in (
-        f"add user {principal}",
-        f"grant CreateInstance on project {info.project} to user {principal}",
-        f"grant Describe, Select on table customers to user {principal}",
-    ):
-        owner.execute_security_query(statement)
-    reader = ODPS(key.access_key_id, key.secret, info.project, endpoint=info.maxcompute_endpoint)
-    return Setup(emu, owner, reader, principal)
+    return with_reader(
+        clarityq_emulator,
+        "grant CreateInstance on project {project} to user {p}",
+        "grant Describe, Select on table customers to user {p}",
+    )
 
 
 def _tunnel_rows(o: ODPS) -> int:
@@ -57,8 +41,7 @@ def _tunnel_rows(o: ODPS) -> int:
 
 
 def _sql_rows(o: ODPS) -> int:
-    with o.execute_sql("select name from customers").open_reader(tunnel=True) as r:
-        return len(list(r))
+    return len(sql_rows(o, "select name from customers"))
 
 
 WHITELIST = "odps_security_ip_whitelist"
@@ -66,7 +49,7 @@ WHITELIST = "odps_security_ip_whitelist"
 
 def test_download_control_gates_table_tunnel_downloads(s: Setup) -> None:
     assert _tunnel_rows(s.reader) == 5
-    s.setproject(odps_security_enabledownloadprivilege="true")
+    setproject(s, odps_security_enabledownloadprivilege="true")
     assert s.owner.get_project().properties["odps.security.enabledownloadprivilege"] == "true"
     with pytest.raises(errors.NoPermission) as denied:
         _tunnel_rows(s.reader)
@@ -89,12 +72,12 @@ def test_download_control_gates_table_tunnel_downloads(s: Setup) -> None:
     s.owner.execute_security_query(f"revoke Download on table customers from user {s.principal}")
     with pytest.raises(errors.NoPermission, match="odps:Download"):
         _tunnel_rows(s.reader)
-    s.setproject(odps_security_enabledownloadprivilege="false")
+    setproject(s, odps_security_enabledownloadprivilege="false")
     assert _tunnel_rows(s.reader) == 5
 
 
 def test_ip_whitelist_that_leaves_out_the_caller_denies_every_call(s: Setup) -> None:
-    s.setproject(**{WHITELIST: "10.0.0.0/8,192.168.1.1-192.168.1.9"})
+    setproject(s, **{WHITELIST: "10.0.0.0/8,192.168.1.1-192.168.1.9"})
     expected = (
         "Access denied by project ip white list: sourceIP:'127.0.0.1' is not in white list. project: clarityq_demo"
     )
@@ -105,30 +88,30 @@ def test_ip_whitelist_that_leaves_out_the_caller_denies_every_call(s: Setup) -> 
         s.reader.execute_security_query("whoami")
     with pytest.raises(errors.NoPermission, match="ip white list"):
         s.owner.get_project().reload()  # the owner too
-    s.setproject(**{WHITELIST: "10.0.0.0/8,127.0.0.1"})  # the owner's way back in
+    setproject(s, **{WHITELIST: "10.0.0.0/8,127.0.0.1"})  # the owner's way back in
     assert _sql_rows(s.reader) == 5
-    s.setproject(**{WHITELIST: "127.0.0.0-127.0.0.5"})
+    setproject(s, **{WHITELIST: "127.0.0.0-127.0.0.5"})
     assert _sql_rows(s.reader) == 5
-    s.setproject(**{WHITELIST: "", "odps_security_vpc_whitelist": "*"})  # a VPC-only list shuts out the rest
+    setproject(s, **{WHITELIST: "", "odps_security_vpc_whitelist": "*"})  # a VPC-only list shuts out the rest
     with pytest.raises(errors.NoPermission, match="ip white list"):
         _sql_rows(s.reader)
-    s.setproject(**{"odps_security_vpc_whitelist": ""})
+    setproject(s, **{"odps_security_vpc_whitelist": ""})
     assert _sql_rows(s.reader) == 5
     with pytest.raises(errors.InvalidArgument, match="not an address, CIDR block or range"):
-        s.setproject(**{WHITELIST: "10.0.0.0/33"})
+        setproject(s, **{WHITELIST: "10.0.0.0/33"})
     with pytest.raises(errors.NoPermission, match="odps:SetProjectProperty"):
         s.reader.rest.put(s.reader.get_project().resource(), data=b"<Project><Properties/></Project>")
 
 
 def test_frozen_project_refuses_everything_until_the_owner_restores_it(s: Setup) -> None:
-    s.setproject(state="FROZEN")
+    setproject(s, state="FROZEN")
     with pytest.raises(errors.NoPermission) as denied:
         _sql_rows(s.reader)
     assert "Authorization Failed [4093], You have NO privilege to do the restricted operation on" in str(denied.value)
     assert "Access Mode is AllDenied." in str(denied.value)
     with pytest.raises(errors.NoPermission, match=r"\[4093\]"):
         s.owner.execute_security_query("list users")
-    s.setproject(state="AVAILABLE")
+    setproject(s, state="AVAILABLE")
     assert s.owner.get_project().status.value == "AVAILABLE"
     assert _sql_rows(s.reader) == 5
     s.owner.execute_security_query(f"grant super_administrator to {s.principal}")
@@ -144,10 +127,10 @@ def test_check_order_user_then_whitelist_then_state_then_permission(s: Setup) ->
     s.owner.execute_security_query(f"revoke Select on table customers from user {s.principal}")
     with pytest.raises(errors.NoPermission, match=r"\[4019\]"):
         _sql_rows(s.reader)
-    s.setproject(state="FROZEN")
+    setproject(s, state="FROZEN")
     with pytest.raises(errors.NoPermission, match=r"\[4093\]"):
         _sql_rows(s.reader)
-    s.setproject(**{WHITELIST: "10.1.1.1"})
+    setproject(s, **{WHITELIST: "10.1.1.1"})
     with pytest.raises(errors.NoPermission, match="ip white list"):
         _sql_rows(s.reader)
     with pytest.raises(errors.NoPermission, match=r"\[4002\], You don't exist in project clarityq_demo"):
@@ -180,5 +163,5 @@ def test_role_policy_deny_wins_beside_project_policy_and_role_policy_grants_down
         "analysts",
         {"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["odps:Download"], "Resource": [table]}]},
     )
-    s.setproject(odps_security_enabledownloadprivilege="true")
+    setproject(s, odps_security_enabledownloadprivilege="true")
     assert _tunnel_rows(s.reader) == 5  # Download granted by the role policy

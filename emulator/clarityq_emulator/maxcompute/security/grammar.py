@@ -268,15 +268,21 @@ def parse_show_label(p: _Parser) -> ShowLabelGrants:
     return ShowLabelGrants(level, table, principal)
 
 
-def parse_add_to_package(p: _Parser) -> AddToPackage:
-    """``ADD <type> <name|*> TO PACKAGE <pkg> [WITH PRIVILEGES <priv>, ...]`` (after ADD)."""
+def _package_object(p: _Parser) -> tuple[str, str]:
+    """``<type> <name>`` of a package object: a name without a project prefix."""
     kind = p.next()
     if not kind.is_kw(*PACKAGE_OBJECT_TYPES):
         raise p.fail("expected TABLE, RESOURCE, FUNCTION or INSTANCE", kind)
     object_type = kind.text.lower()
     name, project = p.object_name(object_type)
     if project is not None:
-        raise p.fail("objects are added by name, without a project prefix", p.tokens[p.pos - 1])
+        raise p.fail("package objects are named without a project prefix", p.tokens[p.pos - 1])
+    return object_type, name
+
+
+def parse_add_to_package(p: _Parser) -> AddToPackage:
+    """``ADD <type> <name|*> TO PACKAGE <pkg> [WITH PRIVILEGES <priv>, ...]`` (after ADD)."""
+    object_type, name = _package_object(p)
     p.keyword("TO")
     p.keyword("PACKAGE")
     package = _identifier(p, "package")
@@ -288,11 +294,7 @@ def parse_add_to_package(p: _Parser) -> AddToPackage:
 
 
 def parse_remove_from_package(p: _Parser) -> RemoveFromPackage:
-    kind = p.next()
-    if not kind.is_kw(*PACKAGE_OBJECT_TYPES):
-        raise p.fail("expected TABLE, RESOURCE, FUNCTION or INSTANCE", kind)
-    object_type = kind.text.lower()
-    name, _ = p.object_name(object_type)
+    object_type, name = _package_object(p)
     p.keyword("FROM")
     p.keyword("PACKAGE")
     return RemoveFromPackage(object_type, name, _identifier(p, "package").lower())
