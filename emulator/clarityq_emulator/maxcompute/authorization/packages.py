@@ -10,16 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Privileges an object gets when ``ADD ... TO PACKAGE`` names none.
+#: Privileges an object gets when ``ADD ... TO PACKAGE`` names none, cut down to those its type takes
+#: (tables: Describe, Select; resources and functions: Read), as DESCRIBE PACKAGE shows them.
 DEFAULT_PRIVILEGES = ("Read", "Describe", "Select")
-#: The subset DESCRIBE PACKAGE shows per object type (resources, functions: Read; tables: Describe, Select).
-SHOWN_PRIVILEGES: dict[str, tuple[str, ...]] = {
-    "table": ("Describe", "Select", "Alter", "Update", "Drop", "Download"),
-    "resource": ("Read", "Write", "Delete"),
-    "function": ("Read", "Write", "Delete", "Execute"),
-    "instance": ("Read", "Write"),
-}
-OBJECT_TYPES = tuple(SHOWN_PRIVILEGES)
 
 
 @dataclass

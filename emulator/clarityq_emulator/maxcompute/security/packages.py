@@ -13,15 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from clarityq_emulator.maxcompute import errors as odps_errors
-from clarityq_emulator.maxcompute.authorization.model import canonical_action
+from clarityq_emulator.maxcompute.authorization.model import canonical_action, ordered_actions
 from clarityq_emulator.maxcompute.authorization.packages import (
     DEFAULT_PRIVILEGES,
-    SHOWN_PRIVILEGES,
     InstalledPackage,
     Package,
 )
 from clarityq_emulator.maxcompute.security import grammar
 from clarityq_emulator.maxcompute.security.output import Output, ascii_table
+from clarityq_emulator.maxcompute.security.parser import ObjectRef
 
 if TYPE_CHECKING:
     from clarityq_emulator.maxcompute.security.statements import Session
@@ -73,14 +73,8 @@ def _object_names(session: Session, object_type: str, name: str) -> list[str]:
         return sorted(session.p.functions if object_type == "function" else session.p.resources)
     if "*" in name:
         raise odps_errors.invalid_security_argument("a package takes one object or every object (*)")
-    object_type, stored = session.target(grammar_ref(object_type, name))
+    _, stored = session.target(ObjectRef(object_type, name))
     return [stored]
-
-
-def grammar_ref(object_type: str, name: str) -> Any:
-    from clarityq_emulator.maxcompute.security.parser import ObjectRef
-
-    return ObjectRef(object_type, name)
 
 
 def add_to_package(session: Session, stmt: grammar.AddToPackage) -> Output:
@@ -96,9 +90,7 @@ def add_to_package(session: Session, stmt: grammar.AddToPackage) -> Output:
             continue  # the default set is cut down to what the type takes
         if canonical not in privileges:
             privileges.append(canonical)
-    privileges.sort(
-        key=lambda a: SHOWN_PRIVILEGES[stmt.object_type].index(a) if a in SHOWN_PRIVILEGES[stmt.object_type] else 99
-    )
+    privileges = ordered_actions(stmt.object_type, privileges)
     names = _object_names(session, stmt.object_type, stmt.name)
     before = dict(package.objects)
     for name in names:
