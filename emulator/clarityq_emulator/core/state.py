@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clarityq_emulator.core.clock import Clock
+from clarityq_emulator.maxcompute.authorization.dataworks import add_dataworks_roles
 from clarityq_emulator.maxcompute.authorization.model import SecurityModel
+from clarityq_emulator.maxcompute.authorization.network import PROJECT_STATES
 from clarityq_emulator.maxcompute.models import InstanceStore, Resource, ResourceStore
 from clarityq_emulator.maxcompute.sql.catalog import Column
 from clarityq_emulator.maxcompute.tunnel.sessions import TunnelSessions
@@ -124,6 +126,11 @@ class EmulatorState:
                 name, self.identity.account_id, comment=raw.get("comment", ""), created=now
             )
             info.properties.update({str(k): str(v) for k, v in dict(raw.get("properties", {})).items()})
+            info.state = str(raw.get("state", "AVAILABLE")).upper()
+            if info.state not in PROJECT_STATES:
+                raise ValueError(f"project {name}: state {info.state!r} is not one of {', '.join(PROJECT_STATES)}")
+            if raw.get("dataworks"):
+                add_dataworks_roles(info, str(raw["dataworks"]).lower())
             self.engine.create_project(name)
             self.security.register_objects(name, functions=raw.get("functions", []), resources=raw.get("resources", []))
             for resource in raw.get("resources", []):

@@ -147,7 +147,47 @@ def no_privilege(project: str, action: str, resource: str, principal: str) -> Od
 
 
 def project_not_available(project: str, state: str) -> OdpsError:
-    return OdpsError(403, "NoPermission", f"ODPS-0420095: Access Denied - Project '{project}' is {state.lower()}.")
+    # The overdue/suspended text; no source shows the one for a project an operator froze.
+    return OdpsError(
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - Authorization Failed [4093], You have NO privilege to do the restricted "
+        f"operation on {{acs:odps:*:projects/{project}}}. Access Mode is AllDenied. Project state: {state}.",
+    )
+
+
+def ip_not_whitelisted(project: str, ip: str) -> OdpsError:
+    # The sentence is the observed client text; its code and status are not documented.
+    return OdpsError(
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - Access denied by project ip white list: sourceIP:'{ip}' is not in white "
+        f"list. project: {project}",
+    )
+
+
+def label_too_low(
+    project: str, resource: str, column: str, sensitivity: int, effective: int, principal: str
+) -> OdpsError:
+    return OdpsError(
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - Authorization Failed [4031], You have NO privilege 'odps:Select' on "
+        f"{{{resource}}}. CheckLabelSecurity failed. The sensitive label of column '{column}' is {sensitivity}, "
+        f"but your effective label is {effective}. Context ID:emulator. "
+        f"--->Tips: CurrentProject:{project}; Pricipal:{principal};",
+    )
+
+
+def package_read_missing(provider: str, current: str, packages: list[str], principal: str) -> OdpsError:
+    # "intalled" is the service's spelling.
+    return OdpsError(
+        403,
+        "NoPermission",
+        f"ODPS-0420095: Access Denied - Authorization Failed [4002], You don't exist in project {provider}. "
+        f"Context ID:emulator. --->Tips: CurrentProject:{current}; Pricipal:{principal}; Resource has been "
+        f"intalled, You Need 'odps:Read' privilege on one of following packages {', '.join(packages)}",
+    )
 
 
 def denied_by_policy(project: str, action: str, resource: str, principal: str) -> OdpsError:

@@ -22,6 +22,7 @@ from clarityq_emulator.maxcompute.authorization.model import display_name
 from clarityq_emulator.maxcompute.common import REST_PREFIX, ServiceResult, cdata, http_date
 from clarityq_emulator.maxcompute.errors import OdpsError
 from clarityq_emulator.maxcompute.models import Instance
+from clarityq_emulator.maxcompute.reads import authorize_read
 from clarityq_emulator.maxcompute.sql.catalog import StatementAccess, TableRef
 from clarityq_emulator.maxcompute.sql.errors import SqlError
 from clarityq_emulator.maxcompute.sql.values import result_descriptor, result_to_csv
@@ -57,7 +58,7 @@ def submit(state: EmulatorState, req: Request, caller: Caller, project: str) -> 
     mutated = False
     try:
         accesses = state.engine.analyze(sql, project)
-        authorize_sql(state, caller, accesses)
+        authorize_sql(state, caller, accesses, project)
         mutated = any(a.kind not in READ_ONLY_KINDS for a in accesses)
         instance.result = state.engine.execute(sql, project, owner=instance.owner)
         _follow_objects(state, accesses)
@@ -84,8 +85,9 @@ def _follow_objects(state: EmulatorState, accesses: list[StatementAccess]) -> No
                 state.security.rename_object(old.project, "table", old.name, new.name)
 
 
-def authorize_sql(state: EmulatorState, caller: Caller, accesses: list[StatementAccess]) -> None:
-    """Table-level checks of a script, in statement order; missing tables are left to the engine."""
+def authorize_sql(state: EmulatorState, caller: Caller, accesses: list[StatementAccess], project: str) -> None:
+    """Checks of a script, in statement order: reads column by column (:mod:`.reads`, packages
+    included), the rest table by table; missing tables are left to the engine."""
     security, engine = state.security, state.engine
 
     def check(refs: tuple[TableRef, ...], action: str) -> None:
@@ -95,9 +97,13 @@ def authorize_sql(state: EmulatorState, caller: Caller, accesses: list[Statement
                 security.check(caller, ref.project, action, "table", meta.name, creator=meta.owner)
 
     for access in accesses:
+        read_columns = dict(_columns_by_table(access))
         for ref in access.reads:
-            security.require_member(caller, ref.project)
-        check(access.reads, "Select")
+            meta = engine.get_table(ref.project, ref.name)
+            if meta is None:
+                security.require_member(caller, ref.project)
+                continue
+            authorize_read(state, caller, project, meta, read_columns.get(ref, ()))
         check(access.writes, "Update")
         for ref in access.creates:
             security.check(caller, ref.project, "CreateTable")
@@ -106,6 +112,16 @@ def authorize_sql(state: EmulatorState, caller: Caller, accesses: list[Statement
         check(access.alters, "Alter")
         for listed in access.lists:
             security.check(caller, listed, "List")
+
+
+def _columns_by_table(access: StatementAccess) -> dict[TableRef, tuple[str, ...] | None]:
+    """Columns read per table across its occurrences (None once any occurrence reads all)."""
+    merged: dict[TableRef, tuple[str, ...] | None] = {}
+    for ref, columns in access.columns:
+        if ref in merged and merged[ref] is None:
+            continue
+        merged[ref] = None if columns is None else tuple(sorted({*(merged.get(ref) or ()), *columns}))
+    return merged
 
 
 def get_instance(state: EmulatorState, caller: Caller, project: str, instance_id: str) -> Instance:

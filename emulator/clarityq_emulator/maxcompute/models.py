@@ -38,6 +38,8 @@ class Instance:
     result: ExecutionResult | None = None
     error: str | None = None
     downloads: set[str] = field(default_factory=set)
+    #: Download sessions opened in the limited mode (download control without ``Download``): 10,000 rows.
+    limited_downloads: set[str] = field(default_factory=set)
 
     @property
     def succeeded(self) -> bool:

@@ -16,7 +16,9 @@ from clarityq_emulator.core.state import EmulatorState
 from clarityq_emulator.maxcompute import errors as odps_errors
 from clarityq_emulator.maxcompute import instances, projects, resources, tables
 from clarityq_emulator.maxcompute.auth import authenticate
+from clarityq_emulator.maxcompute.authorization.network import client_ip
 from clarityq_emulator.maxcompute.common import REST_PREFIX, ServiceResult
+from clarityq_emulator.maxcompute.security import configuration
 from clarityq_emulator.maxcompute.security.rest import handle_security_request
 from clarityq_emulator.maxcompute.sql.errors import SqlError
 from clarityq_emulator.maxcompute.tunnel import instance as instance_tunnel
@@ -51,12 +53,15 @@ class MaxComputeService:
         caller = authenticate(req, self.state.identity, "" if tunnel_path else REST_PREFIX, self.state.clock())
         path = req.path[len(REST_PREFIX) :] if not tunnel_path else req.path
         parts = [p for p in path.split("/") if p]
+        token = client_ip.set(req.client_host)
         try:
             if tunnel_path:
                 return self._tunnel(req, caller, parts)
             return self._rest(req, caller, parts)
         except SqlError as exc:  # catalog rules (partition specs, ...) broken outside a SQL instance
             raise odps_errors.invalid_argument(exc.message) from None
+        finally:
+            client_ip.reset(token)
 
     def _rest(self, req: Request, caller: Caller, parts: list[str]) -> ServiceResult:
         state, method, query = self.state, req.method, req.query
@@ -72,6 +77,10 @@ class MaxComputeService:
             raise odps_errors.no_such_object(req.path)
         project, rest = parts[1].lower(), parts[2:]
         if not rest:
+            if "security_configuration" in query:
+                return configuration.security_configuration(state, caller, project, req)
+            if method == "PUT" and "policy" not in query:
+                return configuration.update_project(state, caller, project, req)
             if method != "GET" or "policy" in query:
                 return self._security(req, caller, project, rest)
             return projects.get_project(state, req, caller, project)

@@ -15,7 +15,7 @@ from clarityq_emulator.core.http import Request, Response
 from clarityq_emulator.core.state import EmulatorState
 from clarityq_emulator.maxcompute import errors as odps_errors
 from clarityq_emulator.maxcompute.common import ServiceResult, cdata
-from clarityq_emulator.maxcompute.sql.catalog import PartitionInfo, TableMeta
+from clarityq_emulator.maxcompute.sql.catalog import Column, PartitionInfo, TableMeta
 from clarityq_emulator.maxcompute.tunnel.codec import parse_partition_spec
 from clarityq_emulator.ram.models import Caller
 
@@ -62,7 +62,23 @@ def list_tables(state: EmulatorState, req: Request, caller: Caller, project: str
     return ServiceResult(Response.xml(body))
 
 
+def _column_json(column: Column, labels: dict[str, int]) -> dict[str, Any]:
+    """A column; ``label`` only when the column carries its own sensitivity label."""
+    out: dict[str, Any] = {
+        "name": column.name,
+        "type": column.type,
+        "comment": column.comment,
+        "isNullable": not column.not_null,
+    }
+    if column.name.lower() in labels:
+        out["label"] = str(labels[column.name.lower()])
+    return out
+
+
 def _schema(state: EmulatorState, meta: TableMeta) -> dict[str, Any]:
+    security = state.security.get(meta.project)
+    column_labels = security.labels.columns.get(meta.name.lower(), {}) if security is not None else {}
+    table_label = security.labels.tables.get(meta.name.lower(), 0) if security is not None else 0
     reserved: dict[str, Any] = {"Transactional": "false"}
     if meta.cluster is not None:
         reserved.update(meta.cluster)
@@ -79,12 +95,10 @@ def _schema(state: EmulatorState, meta: TableMeta) -> dict[str, Any]:
         "isMaterializedView": False,
         "size": 0,
         "recordNum": state.engine.record_count(meta.project, meta.name),
-        "columns": [
-            {"name": c.name, "type": c.type, "comment": c.comment, "isNullable": not c.not_null} for c in meta.columns
-        ],
+        "columns": [_column_json(c, column_labels) for c in meta.columns],
         "partitionKeys": [{"name": c.name, "type": c.type, "comment": c.comment} for c in meta.partition_keys],
         "Reserved": json.dumps(reserved),
-        "tableLabel": "0",
+        "tableLabel": str(table_label),
     }
     if meta.view_text is not None:
         schema["viewText"] = meta.view_text

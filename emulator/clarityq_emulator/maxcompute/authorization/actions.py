@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-#: Actions valid per object type (authorization page), plus ``Download`` on tables and
-#: functions and ``Execute`` (an alias of ``Run``) from the newer permission list.
+#: Actions valid per object type (authorization page), plus ``Download`` on tables, functions and
+#: instances (download control) and ``Execute`` (an alias of ``Run``) from the newer permission list;
+#: an installed package takes ``Read``.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "project": ("Read", "Write", "List", "CreateTable", "CreateInstance", "CreateFunction", "CreateResource"),
     "table": ("Describe", "Select", "Alter", "Update", "Drop", "Download"),
     "function": ("Read", "Write", "Delete", "Run", "Execute", "Download"),
     "resource": ("Read", "Write", "Delete"),
-    "instance": ("Read", "Write"),
+    "instance": ("Read", "Write", "Download"),
+    "package": ("Read",),
 }
 
 #: Actions that are the same permission under two names (the newer docs call ``Run`` ``Execute``).

@@ -17,15 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from clarityq_emulator.maxcompute import errors as odps_errors
+from clarityq_emulator.maxcompute.authorization import network
 from clarityq_emulator.maxcompute.authorization.actions import ACTION_ALIASES, ACTIONS
+from clarityq_emulator.maxcompute.authorization.labels import LabelState
+from clarityq_emulator.maxcompute.authorization.packages import PackageState
 from clarityq_emulator.maxcompute.authorization.policy import (
     PolicyStatement,
     parse_policy,
 )
 from clarityq_emulator.ram.models import Caller
 
-ObjectType = Literal["project", "table", "function", "resource", "instance"]
-OBJECT_TYPES: tuple[str, ...] = ("project", "table", "function", "resource", "instance")
+ObjectType = Literal["project", "table", "function", "resource", "instance", "package"]
+OBJECT_TYPES: tuple[str, ...] = ("project", "table", "function", "resource", "instance", "package")
 
 #: Management actions the built-in ``admin`` role lacks: it "cannot configure security policies
 #: or modify the authentication model" (role planning page).
@@ -67,7 +70,13 @@ def principal_forms(caller: Caller) -> set[str]:
     return forms
 
 
-_PLURAL = {"table": "tables", "function": "registration/functions", "resource": "resources", "instance": "instances"}
+_PLURAL = {
+    "table": "tables",
+    "function": "registration/functions",
+    "resource": "resources",
+    "instance": "instances",
+    "package": "packages",
+}
 
 
 def object_path(project: str, object_type: str, name: str | None) -> str:
@@ -165,6 +174,8 @@ class ProjectSecurity:
     resources: set[str] = field(default_factory=set)
     #: Project properties (``project.properties``); the SQL type system is MaxCompute 2.0.
     properties: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROJECT_PROPERTIES))
+    labels: LabelState = field(default_factory=LabelState)
+    packages: PackageState = field(default_factory=PackageState)
 
     @property
     def owner_display(self) -> str:
@@ -308,6 +319,8 @@ class SecurityModel:
                 project.functions.discard(name.lower())
             elif object_type == "resource":
                 project.resources.discard(name.lower())
+            elif object_type == "table":
+                project.labels.forget_table(name.lower())
             kept = [e for e in project.acl if not (e.object_type == object_type and e.object_name == name.lower())]
             dropped = len(kept) != len(project.acl)
             project.acl = kept
@@ -330,9 +343,16 @@ class SecurityModel:
             raise odps_errors.no_such_project(project_name)
         if not project.is_member(caller):
             raise odps_errors.not_a_member(project.name, display_name(caller))
+        self.require_reachable(project)
+        return project
+
+    def require_reachable(self, project: ProjectSecurity) -> None:
+        """Steps 2 and 3 of the check order: the source address is whitelisted, the project is usable."""
+        ip = network.client_ip.get()
+        if not network.whitelist_allows(project.properties, ip):
+            raise odps_errors.ip_not_whitelisted(project.name, ip)
         if project.state != "AVAILABLE":
             raise odps_errors.project_not_available(project.name, project.state)
-        return project
 
     def check(
         self,
@@ -400,6 +420,8 @@ class SecurityModel:
                     "functions": sorted(p.functions),
                     "resources": sorted(p.resources),
                     "properties": dict(p.properties),
+                    "labels": p.labels.dump(),
+                    "packages": p.packages.dump(),
                 }
                 for name, p in self.projects.items()
             }
@@ -418,6 +440,8 @@ class SecurityModel:
                     functions=set(raw.get("functions", [])),
                     resources=set(raw.get("resources", [])),
                     properties=dict(raw.get("properties", DEFAULT_PROJECT_PROPERTIES)),
+                    labels=LabelState.load(raw.get("labels")),
+                    packages=PackageState.load(raw.get("packages")),
                 )
                 project.members = {
                     m["key"]: Member(m["key"], m["display"], m.get("id", "")) for m in raw.get("members", [])

@@ -60,6 +60,7 @@ POLICY_ONLY_ACTIONS: tuple[str, ...] = (
     "CreateVolume",
     "CreateSchema",
     "CreatePackage",
+    "InstallPackage",
     "CreateModel",
     "ShowHistory",
 )

@@ -89,6 +89,18 @@ def text_sections(
     return "\n".join(blocks)
 
 
+def ascii_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """odpscmd's boxed table (``+----+`` rules) of ``rows``, one column per key in ``columns``."""
+    cells = [[str(r[c]) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+\n"
+
+    def line(values: list[str]) -> str:
+        return "|" + "|".join(f" {v.ljust(w)} " for v, w in zip(values, widths, strict=True)) + "|\n"
+
+    return rule + line(columns) + rule + "".join(line(c) for c in cells) + rule
+
+
 def object_acl_output(implicit: list[Row], rows: list[Row]) -> Output:
     """``SHOW ACL FOR`` / ``SHOW GRANTS ON``: the principal (with the object in brackets) is the line's subject."""
     value = {

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from clarityq_emulator.maxcompute.security import grammar
+
 #: Longest statement accepted, in characters.
 MAX_STATEMENT_CHARS = 4096
 
@@ -235,23 +237,16 @@ Statement = (
     | ShowGrantsOn
     | ShowAcl
     | GetPolicy
+    | grammar.ExtraStatement
 )
 
-_OBJECT_TYPES = ("PROJECT", "TABLE", "FUNCTION", "RESOURCE", "INSTANCE")
-_UNSUPPORTED_OBJECT_TYPES = ("MODEL", "PACKAGE", "VOLUME", "JOB", "QUOTA", "NETWORKLINK", "SCHEMA", "VIEW")
+_OBJECT_TYPES = ("PROJECT", "TABLE", "FUNCTION", "RESOURCE", "INSTANCE", "PACKAGE")
+_UNSUPPORTED_OBJECT_TYPES = ("MODEL", "VOLUME", "JOB", "QUOTA", "NETWORKLINK", "SCHEMA", "VIEW")
 _UNSUPPORTED_FIRST = {
-    "SET": "project security switches (SET ...)",
-    "INSTALL": "packages",
-    "UNINSTALL": "packages",
-    "ALLOW": "packages",
-    "DISALLOW": "packages",
-    "CLEAR": "clearing expired grants",
     "PUT": "PUT POLICY (odpscmd reads a local file; use PUT ...?policy)",
 }
 _UNSUPPORTED_SHOW = {
     "SECURITYCONFIGURATION": "SHOW SECURITYCONFIGURATION",
-    "PACKAGES": "packages",
-    "LABEL": "label security",
     "PRIV": "SHOW PRIV",
     "PRIVILEGES": "SHOW PRIVILEGES",
 }
@@ -329,7 +324,9 @@ class _Parser:
             if token.is_kw(*_UNSUPPORTED_OBJECT_TYPES):
                 raise NotSupported(f"ACL on object type {token.text.upper()}")
             if not token.is_kw(*_OBJECT_TYPES):
-                raise self.fail("expected an object type (PROJECT, TABLE, FUNCTION, RESOURCE, INSTANCE)", token)
+                raise self.fail(
+                    "expected an object type (PROJECT, TABLE, FUNCTION, RESOURCE, INSTANCE, PACKAGE)", token
+                )
             object_type = token.text.lower()
         return ObjectRef(object_type, *self.object_name(object_type))
 
@@ -411,6 +408,8 @@ class _Parser:
         word = first.text.upper()
         if word in _UNSUPPORTED_FIRST:
             raise NotSupported(_UNSUPPORTED_FIRST[word])
+        if word in grammar.FIRST_WORDS:
+            return grammar.FIRST_WORDS[word](self)
         handler = getattr(self, f"_stmt_{word.lower()}", None) if word.isalpha() else None
         if handler is None:
             raise self.fail("expected a security statement", first)
@@ -420,14 +419,16 @@ class _Parser:
     def _stmt_add(self) -> Statement:
         if self.peek().is_kw("ROLE", "TRUSTEDPROJECT", "ACCOUNTPROVIDER"):
             raise NotSupported(f"ADD {self.peek().text.upper()}")
-        if self.peek().kind == "WORD" and self.peek(1).is_kw("TO"):
-            raise NotSupported("packages")
+        if self.peek().is_kw(*grammar.PACKAGE_OBJECT_TYPES):
+            return grammar.parse_add_to_package(self)
         self.keyword("USER")
         return AddUser(self.principal())
 
     def _stmt_remove(self) -> Statement:
         if self.peek().is_kw("TRUSTEDPROJECT", "ACCOUNTPROVIDER"):
             raise NotSupported(f"REMOVE {self.peek().text.upper()}")
+        if self.peek().is_kw(*grammar.PACKAGE_OBJECT_TYPES):
+            return grammar.parse_remove_from_package(self)
         self.keyword("USER")
         return RemoveUser(self.principal())
 
@@ -445,8 +446,8 @@ class _Parser:
         return WhoAmI()
 
     def _stmt_create(self) -> Statement:
-        if self.peek().is_kw("PACKAGE"):
-            raise NotSupported("packages")
+        if self.accept("PACKAGE"):
+            return grammar.CreatePackage(grammar.parse_package_name(self))
         self.keyword("ROLE")
         role = self.role_name()
         role_type = "resource"
@@ -461,14 +462,18 @@ class _Parser:
         return CreateRole(role, role_type)
 
     def _stmt_drop(self) -> Statement:
-        if self.peek().is_kw("PACKAGE"):
-            raise NotSupported("packages")
+        if self.accept("PACKAGE"):
+            return grammar.DropPackage(grammar.parse_package_name(self))
         self.keyword("ROLE")
         return DropRole(self.role_name())
 
+    def _stmt_delete(self) -> Statement:
+        self.keyword("PACKAGE")
+        return grammar.DropPackage(grammar.parse_package_name(self))
+
     def _stmt_describe(self) -> Statement:
-        if self.peek().is_kw("PACKAGE"):
-            raise NotSupported("packages")
+        if self.accept("PACKAGE"):
+            return grammar.parse_describe_package(self)
         self.keyword("ROLE")
         return DescribeRole(self.role_name())
 
@@ -482,7 +487,9 @@ class _Parser:
         return GetPolicy()
 
     def _grant_or_revoke(self, grant: bool) -> Statement:
-        if self.peek().is_kw("SUPER", "LABEL"):
+        if self.accept("LABEL"):
+            return grammar.parse_grant_label(self) if grant else grammar.parse_revoke_label(self)
+        if self.peek().is_kw("SUPER"):
             raise NotSupported(f"{'GRANT' if grant else 'REVOKE'} {self.peek().text.upper()}")
         # A role list and an action list look alike; the word after them decides (ON vs TO/FROM).
         start = self.pos
@@ -525,6 +532,10 @@ class _Parser:
         token = self.next()
         if token.kind == "WORD" and token.text.upper() in _UNSUPPORTED_SHOW:
             raise NotSupported(_UNSUPPORTED_SHOW[token.text.upper()])
+        if token.is_kw("LABEL"):
+            return grammar.parse_show_label(self)
+        if token.is_kw("PACKAGES"):
+            return grammar.ShowPackages()
         if token.is_kw("ACL"):
             self.keyword("FOR")
             name_pos = self.pos

@@ -37,6 +37,7 @@ from clarityq_emulator.maxcompute.authorization.model import (
 from clarityq_emulator.maxcompute.authorization.policy import parse_policy
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
+from clarityq_emulator.maxcompute.security import labels, packages
 from clarityq_emulator.maxcompute.security import parser as ast
 from clarityq_emulator.maxcompute.security.output import (
     Group,
@@ -57,6 +58,9 @@ OK = "OK"
 EMPTY_ROLE_POLICY = '{"Version": "1", "Statement": []}'
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+#: Label and package statements, run by their own modules.
+EXTRA_HANDLERS = {**labels.HANDLERS, **packages.HANDLERS}
 
 
 # --- the authorization endpoint ------------------------------------------------------------------------
@@ -119,6 +123,9 @@ class Session:
         self.p = project
 
     def run(self, statement: ast.Statement) -> Output:
+        extra = EXTRA_HANDLERS.get(type(statement))
+        if extra is not None:
+            return extra(self, statement)
         handler = cast(Callable[[Any], Output], getattr(self, f"_do_{type(statement).__name__}"))
         return handler(statement)
 
@@ -216,6 +223,11 @@ class Session:
     def target(self, ref: ast.ObjectRef, *, must_exist: bool = True) -> tuple[str, str]:
         """(object type, stored name) of a GRANT/REVOKE/SHOW object in this project; NoSuchObject if absent."""
         project = self.p.name
+        if ref.object_type == "package":
+            full = f"{(ref.project or project).lower()}.{ref.name.lower()}"
+            if must_exist and full not in self.p.packages.installed:
+                raise odps_errors.no_such_security_object(project, "package", full)
+            return "package", full
         if ref.project is not None and ref.project.lower() != project:
             raise odps_errors.invalid_security_argument(
                 f"{ref.project.lower()}.{ref.name} is not in the current project {project}; "
@@ -321,6 +333,7 @@ class Session:
                 f"role {role.name} is still granted to {holders}; revoke it from every user first"
             )
         del self.p.roles[role.name]
+        self.p.labels.forget_role(role.name)
         self.p.acl = [e for e in self.p.acl if not (e.grantee_kind == "role" and e.grantee == role.name)]
         return Output(OK, OK, mutated=True)
 

@@ -86,6 +86,10 @@ class TableRef:
     name: str
 
 
+#: (table, lower-case columns it reads, or None for every column), per source-table occurrence.
+ColumnReads = tuple[tuple[TableRef, tuple[str, ...] | None], ...]
+
+
 @dataclass(frozen=True)
 class StatementAccess:
     """What one statement reads and changes, for the server's permission checks."""
@@ -99,6 +103,7 @@ class StatementAccess:
     lists: tuple[str, ...] = ()
     alters: tuple[TableRef, ...] = ()
     renames: tuple[tuple[TableRef, TableRef], ...] = ()
+    columns: ColumnReads = ()
 
 
 @dataclass

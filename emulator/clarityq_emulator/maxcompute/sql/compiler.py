@@ -19,7 +19,8 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokenizer_core import Token, TokenType
 
 from clarityq_emulator.maxcompute.sql.alter import AlterAction, parse_alter
-from clarityq_emulator.maxcompute.sql.catalog import StatementAccess, TableMeta, TableRef
+from clarityq_emulator.maxcompute.sql.catalog import ColumnReads, StatementAccess, TableMeta, TableRef
+from clarityq_emulator.maxcompute.sql.columns import scope_columns
 from clarityq_emulator.maxcompute.sql.dialect import FunctionArgumentError, MaxCompute
 from clarityq_emulator.maxcompute.sql.errors import PARSE_ERROR, SEMANTIC_ERROR, SqlError, sql_error
 
@@ -311,12 +312,25 @@ def read_refs(
     return [resolve(t, default_project, flags) for t, _ in source_tables(body, pos)]
 
 
+def column_reads(
+    body: exp.Expression | None, default_project: str, flags: Mapping[str, str], pos: tuple[int, int]
+) -> ColumnReads:
+    """(table, columns read or None for all) of every source table of ``body``."""
+    if body is None:
+        return ()
+    return tuple((resolve(t, default_project, flags), scope_columns(t, s)) for t, s in source_tables(body, pos))
+
+
 def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAccess:
     node = st.node
     assert node is not None or st.kind == "show_tables"
     if st.kind == "select":
         assert node is not None
-        return StatementAccess("select", reads=_dedupe(read_refs(node, project, flags, st.pos)))
+        return StatementAccess(
+            "select",
+            reads=_dedupe(read_refs(node, project, flags, st.pos)),
+            columns=column_reads(node, project, flags, st.pos),
+        )
     if st.kind == "insert":
         assert isinstance(node, exp.Insert)
         target, _ = insert_target(node, st.pos)
@@ -325,6 +339,7 @@ def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAc
             "insert",
             reads=_dedupe(read_refs(body, project, flags, st.pos)),
             writes=(resolve(target, project, flags),),
+            columns=column_reads(body, project, flags, st.pos),
         )
     if st.kind == "create_table":
         assert isinstance(node, exp.Create)
@@ -332,7 +347,12 @@ def access(st: Statement, project: str, flags: Mapping[str, str]) -> StatementAc
         reads = read_refs(node.expression, project, flags, st.pos)
         if parts.like is not None:
             reads.insert(0, resolve(parts.like, project, flags))
-        return StatementAccess("create_table", reads=_dedupe(reads), creates=(resolve(parts.table, project, flags),))
+        return StatementAccess(
+            "create_table",
+            reads=_dedupe(reads),
+            creates=(resolve(parts.table, project, flags),),
+            columns=column_reads(node.expression, project, flags, st.pos),
+        )
     if st.kind == "create_view":
         assert isinstance(node, exp.Create)
         reads = read_refs(node.expression, project, flags, st.pos)

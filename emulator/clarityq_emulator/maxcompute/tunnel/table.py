@@ -1,7 +1,8 @@
 """The table tunnel: download and upload sessions on ``/projects/{p}/tables/{t}`` (tunnel host).
 
-Downloading needs ``Select`` on the table, uploading ``Update`` (seed 002's table actions; the
-newer ``Download`` action belongs to download control, which is not emulated). A partitioned
+Downloading needs ``Select`` on the table, plus ``Download`` when the project has download control
+on (``odps.security.enabledownloadprivilege=true``); the columns a data request reads are then
+checked against the caller's label clearance (:mod:`..reads`). Uploading needs ``Update``. A partitioned
 table is read and written one complete partition at a time; an upload into a partition that does
 not exist needs ``create_partition=true``. A download session snapshots its rows when it is
 created; an upload session stages each block (decoded and checked at once) and publishes them, in
@@ -15,8 +16,10 @@ import zlib
 from clarityq_emulator.core.http import Request, Response
 from clarityq_emulator.core.state import EmulatorState
 from clarityq_emulator.maxcompute import errors as odps_errors
+from clarityq_emulator.maxcompute.authorization.network import download_control
 from clarityq_emulator.maxcompute.common import ServiceResult
 from clarityq_emulator.maxcompute.errors import OdpsError
+from clarityq_emulator.maxcompute.reads import authorize_read
 from clarityq_emulator.maxcompute.sql.catalog import TableMeta
 from clarityq_emulator.maxcompute.sql.errors import SqlError
 from clarityq_emulator.maxcompute.tables import table_meta
@@ -48,6 +51,8 @@ def route(state: EmulatorState, req: Request, caller: Caller, project: str, tabl
             if download is None:
                 raise odps_errors.no_such_object(f"download session {query['downloadid']}")
             if "data" in query:
+                wanted = query.get("columns")
+                authorize_read(state, caller, project, meta, wanted.split(",") if wanted else None)
                 return ServiceResult(data_response(download.columns, download.rows, query))
             return ServiceResult(Response.json(_download_json(download)))
         if method == "POST" and "uploads" in query:
@@ -83,7 +88,10 @@ def _partition(state: EmulatorState, req: Request, meta: TableMeta) -> dict[str,
 
 
 def _create_download(state: EmulatorState, req: Request, caller: Caller, meta: TableMeta) -> ServiceResult:
-    state.security.check(caller, meta.project, "Select", "table", meta.name, creator=meta.owner)
+    authorize_read(state, caller, meta.project, meta, ())
+    info = state.security.require_member(caller, meta.project)
+    if download_control(info.properties) and not info.is_super_admin(caller):
+        state.security.check(caller, meta.project, "Download", "table", meta.name, creator=meta.owner)
     partition = _partition(state, req, meta)
     if partition and not state.engine.has_partition(meta.project, meta.name, partition):
         raise odps_errors.no_such_partition(meta.project, meta.name, meta.spec_key(partition))
