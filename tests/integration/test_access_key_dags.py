@@ -10,9 +10,6 @@ a LocalFilesystemBackend connections file configured as Airflow's secrets backen
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from clarityq_emulator import RunningEmulator
 from odps import ODPS
-from support import owner_ram
+from support import artefacts, owner_ram
 
 from airflow_provider_clarityq.core.access_keys.manager import AccessKeyManager
 from airflow_provider_clarityq.core.access_keys.model import AccessKeyOptions, KeyLimitError, VerificationError
@@ -246,28 +243,6 @@ def provisioning_dag_has_key_step() -> bool:
     bag = DagBag(dag_folder=str(REPO / "example_dags" / f"{PROVISION_DAG}.py"))
     dag = bag.dags.get(PROVISION_DAG)
     return dag is not None and any(isinstance(t, ClarityQAccessKeyOperator) for t in dag.tasks)
-
-
-def artefacts(emu: RunningEmulator) -> Iterator[tuple[str, str]]:
-    """(where, text) of everything Airflow and the emulator kept: log files, the whole metadata DB (XComs,
-    rendered template fields, task instances, dag runs ... every column of every table), request log."""
-    from airflow.configuration import conf
-
-    home = Path(os.environ["AIRFLOW_HOME"])
-    for path in (home / "logs").rglob("*"):  # dag.test() logs to the console; files only if a handler wrote any
-        if path.is_file():
-            yield str(path), path.read_text(errors="replace")
-    db_path = conf.get("database", "sql_alchemy_conn").removeprefix("sqlite:///")
-    with sqlite3.connect(db_path) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):  # table names come from sqlite_master
-                for cell in row:
-                    if isinstance(cell, bytes):
-                        yield f"db:{table}", cell.decode("utf-8", errors="replace")
-                    elif cell is not None:
-                        yield f"db:{table}", str(cell)
-    yield "emulator request log", json.dumps(emu.requests())
 
 
 def test_rotation_dag_end_to_end_and_no_secret_outside_the_sink(
