@@ -52,6 +52,7 @@ __all__ = [
     "validate_access_key_id",
     "validate_account",
     "validate_endpoint_url",
+    "validate_package_name",
     "validate_principal",
     "validate_project_name",
     "validate_ram_role_name",
@@ -206,6 +207,12 @@ RULES: dict[str, NameRule] = {
         re.compile(r"[A-Za-z0-9.@_-]{2,64}"),
         "use 2-64 letters, digits, '.', '@', '_' or '-' (e.g. clarityq-airflow)",
     ),
+    "package": NameRule(
+        "MaxCompute package name",
+        _WORD_128,
+        "use letters, digits and underscores, starting with a letter (e.g. sales_share)",
+        lower=True,
+    ),
     # Sent in request headers, so anything else (':', '/', spaces) is refused.
     "access_key_id": NameRule(
         "AccessKey ID",
@@ -233,6 +240,11 @@ def validate_schema_name(value: object, *, field: str = "schema") -> str:
 def validate_role_name(value: object, *, field: str = "role") -> str:
     """MaxCompute project role: a letter, then letters, digits or ``_``; at most 64; lower-cased."""
     return RULES["role"].check(value, field)
+
+
+def validate_package_name(value: object, *, field: str = "package") -> str:
+    """A package name: unique in its project, letters/digits/_ not starting with a digit (reference section 3)."""
+    return RULES["package"].check(value, field)
 
 
 def validate_ram_user_name(value: object, *, field: str = "ram_user") -> str:
