@@ -148,7 +148,17 @@ class NameRule:
         return text
 
 
-_WORD_128 = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+def _word_rule(what: str, limit: int, example: str | None = None) -> NameRule:
+    """A MaxCompute object name: a letter, then letters, digits or ``_``; at most ``limit``; lower-cased."""
+    fix = f"use at most {limit} letters, digits and underscores, starting with a letter"
+    return NameRule(
+        what,
+        re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{limit - 1}}}"),
+        f"{fix} (e.g. {example})" if example else fix,
+        lower=True,
+    )
+
+
 _RAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ROLE_ARN_RE = re.compile(r"acs:ram::(?P<uid>[0-9]{1,32}):role/(?P<role>[A-Za-z0-9._-]{1,64})")
 
@@ -159,24 +169,9 @@ RULES: dict[str, NameRule] = {
         re.compile(r"[A-Za-z][A-Za-z0-9_]{2,27}"),
         "use 3-28 letters, digits and underscores, starting with a letter (e.g. my_analytics_project)",
     ),
-    "table": NameRule(
-        "MaxCompute table name",
-        _WORD_128,
-        "use at most 128 letters, digits and underscores, starting with a letter",
-        lower=True,
-    ),
-    "schema": NameRule(
-        "MaxCompute schema name",
-        _WORD_128,
-        "use at most 128 letters, digits and underscores, starting with a letter (e.g. default)",
-        lower=True,
-    ),
-    "role": NameRule(
-        "MaxCompute role name",
-        re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}"),
-        "use at most 64 letters, digits and underscores, starting with a letter (e.g. clarityq_reader)",
-        lower=True,
-    ),
+    "table": _word_rule("MaxCompute table name", 128),
+    "schema": _word_rule("MaxCompute schema name", 128, "default"),
+    "role": _word_rule("MaxCompute role name", 64, "clarityq_reader"),
     "ram_user": NameRule("RAM user name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-' (e.g. clarityq)"),
     "ram_role": NameRule("RAM role name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-'"),
     "uid": NameRule(

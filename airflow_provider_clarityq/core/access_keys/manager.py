@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from airflow_provider_clarityq.core.access_keys.delivery import Delivery
 from airflow_provider_clarityq.core.access_keys.model import (
     AccessKeyResult,
@@ -24,64 +26,75 @@ class AccessKeyManager(Delivery):
 
     def ensure(self, *, dry_run: bool = False) -> AccessKeyResult:
         """Create and deliver a key only when the sink holds no working key of the user."""
-        started = self._start(dry_run)
-        if isinstance(started, AccessKeyResult):
-            return started
-        survey, result = started
-        current = survey.sink_key
-        if current is not None and current.active:
-            verification = self._check_current(survey)
-            if verification.ok:
-                result.verified = verification.stage == "ok"
-                self.log.info(
-                    "Connection %s already holds AccessKey %s of RAM user %s (%s); nothing to create.",
-                    self.sink_conn_id,
-                    current.access_key_id,
-                    self.user_name,
-                    "verified" if result.verified else "not verifiable: the sink does not reveal secrets",
-                )
-                return result
-            self.log.warning(
-                "AccessKey %s in connection %s does not authenticate (%s); creating a new one.",
-                current.access_key_id,
-                self.sink_conn_id,
-                verification.reason,
-            )
-        return self._replace(survey, result, deactivate_others=False)
+        return self._run(dry_run, self._keep_working_key, deactivate_others=False)
 
     def rotate(self, *, dry_run: bool = False) -> AccessKeyResult:
         """Replace the sink's key and deactivate the user's other Active keys (or finish an interrupted rotation)."""
-        started = self._start(dry_run)
-        if isinstance(started, AccessKeyResult):
-            return started
-        survey, result = started
-        current = survey.sink_key
-        superseded = self._superseded(survey)
-        if current is not None and current.active and superseded:
-            verification = self._check_current(survey)
-            if verification.ok:
-                ids = ", ".join(k.access_key_id for k in superseded)
-                self.log.info(
-                    "Finishing an earlier rotation: connection %s holds the newer, working key %s; deactivating %s.",
-                    self.sink_conn_id,
-                    current.access_key_id,
-                    ids,
-                )
-                result.action = "completed"
-                result.verified = verification.stage == "ok"
-                self._deactivate(superseded, result, new_key=current)
-                return result
-        return self._replace(survey, result, deactivate_others=True)
+        return self._run(dry_run, self._finish_rotation, deactivate_others=True)
 
-    def _start(self, dry_run: bool) -> tuple[_Survey, AccessKeyResult] | AccessKeyResult:
-        """What every run does first: survey, refuse foreign keys, tidy up; or the plan for a missing user."""
+    def _run(
+        self,
+        dry_run: bool,
+        settled: Callable[[_Survey, AccessKeyResult], bool],
+        *,
+        deactivate_others: bool,
+    ) -> AccessKeyResult:
+        """What every run does: survey, refuse foreign keys, tidy up; then stop if ``settled`` says the sink's
+        key already does the job, else create and deliver a new key. A missing user in a plan run is a plan."""
         survey = self._survey(dry_run)
         if survey is None:
             return self._user_missing_plan()
         self._guard_foreign(survey)
         result = self._result(survey, dry_run)
         self._housekeep(survey, result, dry_run)
-        return survey, result
+        if settled(survey, result):
+            return result
+        return self._replace(survey, result, deactivate_others=deactivate_others)
+
+    def _keep_working_key(self, survey: _Survey, result: AccessKeyResult) -> bool:
+        """ensure: an Active sink key that authenticates is kept."""
+        current = survey.sink_key
+        if current is None or not current.active:
+            return False
+        verification = self._check_current(survey)
+        if verification.ok:
+            result.verified = verification.stage == "ok"
+            self.log.info(
+                "Connection %s already holds AccessKey %s of RAM user %s (%s); nothing to create.",
+                self.sink_conn_id,
+                current.access_key_id,
+                self.user_name,
+                "verified" if result.verified else "not verifiable: the sink does not reveal secrets",
+            )
+            return True
+        self.log.warning(
+            "AccessKey %s in connection %s does not authenticate (%s); creating a new one.",
+            current.access_key_id,
+            self.sink_conn_id,
+            verification.reason,
+        )
+        return False
+
+    def _finish_rotation(self, survey: _Survey, result: AccessKeyResult) -> bool:
+        """rotate: when the sink already holds a newer, working key, only the older ones are deactivated."""
+        current = survey.sink_key
+        superseded = self._superseded(survey)
+        if current is None or not current.active or not superseded:
+            return False
+        verification = self._check_current(survey)
+        if not verification.ok:
+            return False
+        ids = ", ".join(k.access_key_id for k in superseded)
+        self.log.info(
+            "Finishing an earlier rotation: connection %s holds the newer, working key %s; deactivating %s.",
+            self.sink_conn_id,
+            current.access_key_id,
+            ids,
+        )
+        result.action = "completed"
+        result.verified = verification.stage == "ok"
+        self._deactivate(superseded, result, new_key=current)
+        return True
 
     def _survey(self, dry_run: bool) -> _Survey | None:
         """The user's mark and keys, and the reader connection as the consumer resolves it; None in a plan run
