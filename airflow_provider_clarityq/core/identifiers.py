@@ -172,6 +172,7 @@ RULES: dict[str, NameRule] = {
     "table": _word_rule("MaxCompute table name", 128),
     "schema": _word_rule("MaxCompute schema name", 128, "default"),
     "role": _word_rule("MaxCompute role name", 64, "clarityq_reader"),
+    "package": _word_rule("MaxCompute package name", 128, "sales_share"),
     "ram_user": NameRule("RAM user name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-' (e.g. clarityq)"),
     "ram_role": NameRule("RAM role name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-'"),
     "uid": NameRule(
@@ -201,12 +202,6 @@ RULES: dict[str, NameRule] = {
         "role session name",
         re.compile(r"[A-Za-z0-9.@_-]{2,64}"),
         "use 2-64 letters, digits, '.', '@', '_' or '-' (e.g. clarityq-airflow)",
-    ),
-    "package": NameRule(
-        "MaxCompute package name",
-        _WORD_128,
-        "use letters, digits and underscores, starting with a letter (e.g. sales_share)",
-        lower=True,
     ),
     # Sent in request headers, so anything else (':', '/', spaces) is refused.
     "access_key_id": NameRule(

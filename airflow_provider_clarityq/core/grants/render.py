@@ -28,6 +28,7 @@ from airflow_provider_clarityq.core.identifiers import (
 )
 
 __all__ = [
+    "SHOW_PACKAGES_STATEMENT",
     "add_user_statement",
     "allow_install_statement",
     "as_sql",
@@ -51,6 +52,7 @@ __all__ = [
     "revoke_statement",
     "role_policy_document",
     "set_user_label_statement",
+    "show_label_grants_statement",
 ]
 
 
@@ -170,6 +172,15 @@ def _table_with_columns(table: str, columns: Sequence[str]) -> str:
         return name
     cols = ", ".join(validate_table_name(c, field="columns") for c in columns)
     return f"{name}({cols})"
+
+
+def show_label_grants_statement(principal: Principal | str) -> str:
+    """``SHOW LABEL GRANTS FOR USER <principal>``: the user's level and explicit label grants."""
+    return f"SHOW LABEL GRANTS FOR USER {render_principal(principal)}"
+
+
+#: Installed and created packages of the project the statement runs in.
+SHOW_PACKAGES_STATEMENT = "SHOW PACKAGES"
 
 
 def set_user_label_statement(level: int, principal: Principal | str) -> str:
