@@ -92,7 +92,7 @@ def test_role_policy_deny_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "options, field",
+    ("options", "field"),
     [
         ({"label_grants": [{"table": "t;drop", "level": 1}]}, "label_grants[0].table"),
         ({"label_grants": [{"table": "t", "columns": ["a b"], "level": 1}]}, "label_grants[0].columns[0]"),
@@ -218,7 +218,11 @@ def test_role_download_and_package_reads_from_describe_role() -> None:
 
 
 def _state(restrictions: RestrictionState) -> ProjectState:
-    acl = f"Authorization Type: ACL\nA\tprojects/{P}: CreateInstance | List\nA\tprojects/{P}/tables/sales: Describe | Select\n"
+    acl = (
+        "Authorization Type: ACL\n"
+        f"A\tprojects/{P}: CreateInstance | List\n"
+        f"A\tprojects/{P}/tables/sales: Describe | Select\n"
+    )
     role = parse_describe_role(f"[users]\n{USER}\n\n{acl}", "clarityq_reader", project=P)
     state = ProjectState.build(
         P,
