@@ -13,7 +13,7 @@ TIPS = f" Context ID:x. --->Tips: CurrentProject:sales_prod; Pricipal:{PRINCIPAL
 
 
 def _denied(text: str) -> BaseException:
-    return errors.NoPermission(f"ODPS-0420095: Access Denied - {text}", code="NoPermission")  # type: ignore[no-untyped-call, no-any-return]
+    return errors.NoPermission(f"ODPS-0420095: Access Denied - {text}", code="NoPermission")  # type: ignore[no-any-return]
 
 
 LABEL = (
