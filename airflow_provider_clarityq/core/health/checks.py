@@ -47,7 +47,7 @@ from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import Grantee
 from airflow_provider_clarityq.core.grants.parse import StateParseError, parse_show_grants
-from airflow_provider_clarityq.core.health.audit import audit_grants
+from airflow_provider_clarityq.core.health.audit import audit_grants, explain_roles
 from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
 from airflow_provider_clarityq.core.health.protocol import AccessKeyInfo, Probe, ProjectInfo, TableInfo
 from airflow_provider_clarityq.core.health.remediation import (
@@ -274,6 +274,7 @@ def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
     findings = audit_grants(report, role=state.options.role, principal=principal, project=probe.project)
     details = {
         "roles": sorted(report.roles),
+        "roles_explained": explain_roles(sorted(report.roles), role=state.options.role),
         "grants": [line.to_dict() for line in report.lines],
         "findings": [{"grant": f.what, "fix": f.fix} for f in findings],
     }
