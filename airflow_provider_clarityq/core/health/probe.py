@@ -175,6 +175,14 @@ class MaxComputeProbe:
         except ValueError:  # the answer was not JSON: take the text layout
             return odps.execute_security_query("show grants", project=self.project, output_json=False)
 
+    def show_label_grants(self) -> object:
+        """The caller's own label access level and label grants (``SHOW LABEL GRANTS``)."""
+        odps = self._client("odps")
+        try:
+            return odps.execute_security_query("show label grants", project=self.project)
+        except ValueError:  # the answer was not JSON: take the text layout
+            return odps.execute_security_query("show label grants", project=self.project, output_json=False)
+
     def list_access_keys(self, user_name: str) -> list[AccessKeyInfo]:
         from alibabacloud_ram20150501 import models
 
