@@ -20,8 +20,9 @@ from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.backend import AccessBackend
 from airflow_provider_clarityq.core.grants.plan import Plan
 from airflow_provider_clarityq.core.grants.read import Retries, read_with_retries
+from airflow_provider_clarityq.core.grants.restriction_steps import PutRolePolicy
 from airflow_provider_clarityq.core.grants.result import AccessNotConvergedError, StepOutcome, StepResult
-from airflow_provider_clarityq.core.grants.steps import CreateRamUser, Phase, PutRolePolicy, Step
+from airflow_provider_clarityq.core.grants.steps import CreateRamUser, Phase, Step
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "execute_plan"]
 

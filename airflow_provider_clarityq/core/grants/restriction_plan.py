@@ -13,17 +13,17 @@ from typing import Any
 
 from airflow_provider_clarityq.core.grants import render
 from airflow_provider_clarityq.core.grants.model import Grantee
-from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
-from airflow_provider_clarityq.core.grants.state import RestrictionState
-from airflow_provider_clarityq.core.grants.steps import (
+from airflow_provider_clarityq.core.grants.restriction_steps import (
     GrantDownload,
     GrantLabel,
     GrantPackageRead,
     InstallPackage,
     PutRolePolicy,
     SetUserLabel,
-    Step,
 )
+from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
+from airflow_provider_clarityq.core.grants.state import RestrictionState
+from airflow_provider_clarityq.core.grants.steps import Step
 from airflow_provider_clarityq.core.identifiers import Principal
 
 __all__ = ["desired_role_policy", "policy_key", "restriction_steps"]
