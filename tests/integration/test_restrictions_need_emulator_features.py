@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 import pytest
 from clarityq_emulator import RunningEmulator
 from health_dag_runs import HEALTH_DAG, PROJECT, check, run_dag
+from support import admin_connection
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
@@ -80,16 +81,8 @@ def test_frozen_project_is_not_normal_with_no_statement_to_fix_it(owner: Any, co
 
 def test_spec_with_label_and_download_options_converges(emulator: RunningEmulator, owner: Any, reader: Any) -> None:
     info = emulator.info
-    fields = {
-        "conn_type": "clarityq_maxcompute",
-        "login": info.access_key_id,
-        "password": info.access_key_secret,
-        "host": info.maxcompute_endpoint,
-        "schema": info.project,
-        "extra": json.dumps(
-            {"ram_endpoint": f"http://{info.ram_endpoint}", "sts_endpoint": f"http://{info.sts_endpoint}"}
-        ),
-    }
+    fields = admin_connection(emulator)
+    fields["extra"] = json.dumps(fields["extra"])
     owner.odps.set_security_option("LabelSecurity", True)
     owner.run("SET LABEL 2 TO TABLE customers(name);")
     setproject(owner, odps_security_enabledownloadprivilege="true")

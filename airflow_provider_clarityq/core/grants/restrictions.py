@@ -24,6 +24,7 @@ __all__ = [
     "LabelGrant",
     "PackageInstall",
     "RolePolicyEntry",
+    "table_entry",
 ]
 
 #: GRANT LABEL's default expiry (reference section 1).
@@ -109,15 +110,12 @@ class RolePolicyEntry(_Model):
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
             raise ConfigurationError("", "must be a list", "write tables: [name, prefix_*]")
-        result: list[str] = []
-        for index, item in enumerate(items):
-            field = f"[{index}]"
-            if item == "*":
-                name = "*"
-            elif isinstance(item, str) and item.endswith("*"):
-                name = validate_table_name(item[:-1], field=field) + "*"
-            else:
-                name = validate_table_name(item, field=field)
-            if name not in result:
-                result.append(name)
-        return tuple(result)
+        names = ("*" if item == "*" else table_entry(item, field=f"[{index}]") for index, item in enumerate(items))
+        return tuple(dict.fromkeys(names))
+
+
+def table_entry(value: object, *, field: str) -> str:
+    """A table name, or a ``prefix*`` pattern (the prefix validated as a table name), lower-cased."""
+    if isinstance(value, str) and value.endswith("*"):
+        return validate_table_name(value[:-1], field=field) + "*"
+    return validate_table_name(value, field=field)

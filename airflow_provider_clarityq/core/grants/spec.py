@@ -36,12 +36,11 @@ from airflow_provider_clarityq.core.grants.model import (
     is_privileged_role,
     parse_actions,
 )
-from airflow_provider_clarityq.core.grants.restrictions import LabelGrant, PackageInstall, RolePolicyEntry
+from airflow_provider_clarityq.core.grants.restrictions import LabelGrant, PackageInstall, RolePolicyEntry, table_entry
 from airflow_provider_clarityq.core.identifiers import (
     validate_project_name,
     validate_ram_user_name,
     validate_role_name,
-    validate_table_name,
 )
 from airflow_provider_clarityq.core.validation import checked_by, to_configuration_error
 
@@ -187,10 +186,7 @@ def _parse_tables(value: object) -> str | tuple[str, ...]:
             if len(entries) > 1:
                 raise ConfigurationError(field, "is '*' next to other entries", "use tables: '*' alone")
             return "*"
-        if isinstance(entry, str) and entry.endswith("*"):
-            name = validate_table_name(entry[:-1], field=field) + "*"
-        else:
-            name = validate_table_name(entry, field=field)
+        name = table_entry(entry, field=field)
         if name not in result:
             result.append(name)
     return tuple(result)
