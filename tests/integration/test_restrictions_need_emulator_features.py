@@ -8,6 +8,7 @@ state; they run against the real pyodps, RAM SDK and Airflow like every integrat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -125,3 +126,56 @@ class reader_odps:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+PROVIDER = "provider_b"
+
+
+def _two_projects() -> dict[str, Any]:
+    from clarityq_emulator.core.state import default_seed
+
+    seed: dict[str, Any] = default_seed()
+    columns = [{"name": "id", "type": "bigint"}, {"name": "amount", "type": "double"}]
+    seed["projects"].append(
+        {"name": PROVIDER, "tables": [{"name": "sales", "columns": columns, "rows": [[1, 2.5], [2, 4.0]]}]}
+    )
+    return seed
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """The default project plus project B, which shares its table ``sales`` (seed 003, flows 5 and 6)."""
+    from clarityq_emulator import start_emulator
+
+    with start_emulator(seed=_two_projects()) as emu:
+        yield emu
+
+
+def test_seed_003_cross_project_package_flow_from_a_spec(emulator: RunningEmulator, owner: Any, reader: Any) -> None:
+    """Project B shares ``sales`` in a package; a spec on project A installs it and gives the role Read."""
+    emu = emulator
+    for statement in (
+        "CREATE PACKAGE datashare",
+        "ADD TABLE sales TO PACKAGE datashare",
+        f"ALLOW PROJECT {emu.info.project} TO INSTALL PACKAGE datashare",
+    ):
+        owner.odps.execute_security_query(statement, project=PROVIDER)
+    fields = admin_connection(emu)
+    fields["extra"] = json.dumps(fields["extra"])
+    spec = load_spec(
+        {
+            "projects": [
+                {"project": emu.info.project, "packages": [{"source_project": PROVIDER, "package": "datashare"}]}
+            ]
+        }
+    )
+    first = run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "apply")
+    executed = [r.step.statement for r in first.steps if r.outcome == "executed"]
+    assert f"INSTALL PACKAGE {PROVIDER}.datashare" in executed
+    assert f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader" in executed
+    assert first.verified is True
+    assert run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "apply").plan.steps == ()
+    with reader_odps(emu, reader) as odps:
+        instance = odps.execute_sql(f"select id, amount from {PROVIDER}.sales order by id")
+        with instance.open_reader() as rows:
+            assert [list(r.values) for r in rows] == [[1, 2.5], [2, 4.0]]
