@@ -52,6 +52,7 @@ __all__ = [
     "validate_access_key_id",
     "validate_account",
     "validate_endpoint_url",
+    "validate_package_name",
     "validate_principal",
     "validate_project_name",
     "validate_ram_role_name",
@@ -171,6 +172,7 @@ RULES: dict[str, NameRule] = {
     "table": _word_rule("MaxCompute table name", 128),
     "schema": _word_rule("MaxCompute schema name", 128, "default"),
     "role": _word_rule("MaxCompute role name", 64, "clarityq_reader"),
+    "package": _word_rule("MaxCompute package name", 128, "sales_share"),
     "ram_user": NameRule("RAM user name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-' (e.g. clarityq)"),
     "ram_role": NameRule("RAM role name", _RAM_NAME, "use 1-64 letters, digits, '.', '_' or '-'"),
     "uid": NameRule(
@@ -228,6 +230,11 @@ def validate_schema_name(value: object, *, field: str = "schema") -> str:
 def validate_role_name(value: object, *, field: str = "role") -> str:
     """MaxCompute project role: a letter, then letters, digits or ``_``; at most 64; lower-cased."""
     return RULES["role"].check(value, field)
+
+
+def validate_package_name(value: object, *, field: str = "package") -> str:
+    """A package name: unique in its project, letters/digits/_ not starting with a digit (reference section 3)."""
+    return RULES["package"].check(value, field)
 
 
 def validate_ram_user_name(value: object, *, field: str = "ram_user") -> str:

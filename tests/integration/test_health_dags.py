@@ -8,7 +8,6 @@ from the metadata database (``asset_event``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,71 +15,15 @@ from typing import Any
 import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from clarityq_emulator import RunningEmulator
+from health_dag_runs import HEALTH_DAG, HEALTH_URI, PROJECT, READER_CONN_ID, SYNC_DAG, check, load_dag, run_dag
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
-from airflow_provider_clarityq.core.health import health_asset_uri
 from airflow_provider_clarityq.core.health.options import SEED_CHECKS, HealthOptions
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
 from airflow_provider_clarityq.core.health.runner import run_health_checks
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
-
-REPO = Path(__file__).resolve().parents[2]
-HEALTH_DAG = "clarityq_connection_health"
-SYNC_DAG = "clarityq_sync"
-READER_CONN_ID = "clarityq_reader"
-HEALTH_URI = health_asset_uri(READER_CONN_ID)
-PROJECT = "clarityq_demo"
-
-
-@dataclass
-class DagResult:
-    state: str
-    tasks: dict[str, str]
-    xcom: dict[str, Any] = field(default_factory=dict)  # task_id -> return_value
-    health_events: list[dict[str, Any]] = field(default_factory=list)  # extras of this run's Asset events
-
-    def report(self, task_id: str) -> dict[str, Any]:
-        value: dict[str, Any] = self.xcom[task_id]
-        return value
-
-
-def load_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "example_dags" / f"{dag_id}.py"))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id]
-
-
-def run_dag(dag_id: str, **kwargs: Any) -> DagResult:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    dagrun = load_dag(dag_id).test(**kwargs)
-    with create_session() as session:
-        tasks = {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances(session=session)}
-        rows = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == dagrun.run_id, XComModel.key == "return_value"
-            )
-        ).all()
-        xcom = {row.task_id: XComModel.deserialize_value(row) for row in rows}
-        events = session.scalars(
-            select(AssetEvent)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == HEALTH_URI, AssetEvent.source_run_id == dagrun.run_id)
-        ).all()
-        extras = [dict(event.extra) for event in events]
-    return DagResult(str(dagrun.state), tasks, xcom, extras)
-
-
-def check(report: dict[str, Any], name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(c for c in report["checks"] if c["name"] == name)
-    return found
 
 
 def test_example_dags_are_wired_to_the_health_asset() -> None:

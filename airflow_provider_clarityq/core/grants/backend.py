@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airflow_provider_clarityq.core.alibaba.failures import failure_of
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, caller_identity
@@ -84,6 +84,14 @@ class AccessBackend(Protocol):
         """``GET /projects/<p>/tables`` (paged): every table name of the project."""
         ...
 
+    def get_role_policy(self, project: str, role: str) -> Mapping[str, Any] | None:
+        """``GET /projects/<p>/roles/<r>?policy``: the role's policy document, ``None`` when it has none."""
+        ...
+
+    def put_role_policy(self, project: str, role: str, policy: Mapping[str, Any]) -> None:
+        """``PUT /projects/<p>/roles/<r>?policy``: replace the role's policy document."""
+        ...
+
 
 # --------------------------------------------------------------------------------------------------
 # Counting requests
@@ -149,6 +157,14 @@ class CountingBackend:
         self._count("maxcompute:list_tables")
         return self.inner.list_table_names(project)
 
+    def get_role_policy(self, project: str, role: str) -> Mapping[str, Any] | None:
+        self._count("maxcompute:get_role_policy")
+        return self.inner.get_role_policy(project, role)
+
+    def put_role_policy(self, project: str, role: str, policy: Mapping[str, Any]) -> None:
+        self._count("maxcompute:put_role_policy")
+        self.inner.put_role_policy(project, role, policy)
+
 
 # --------------------------------------------------------------------------------------------------
 # The Alibaba Cloud adapter
@@ -208,3 +224,10 @@ class AlibabaBackend:
 
     def list_table_names(self, project: str) -> list[str]:
         return [str(table.name) for table in self.clients.odps.list_tables(project=project)]
+
+    def get_role_policy(self, project: str, role: str) -> Mapping[str, Any] | None:
+        policy = self.clients.odps.get_role_policy(role, project=project)
+        return dict(policy) if isinstance(policy, Mapping) and policy else None
+
+    def put_role_policy(self, project: str, role: str, policy: Mapping[str, Any]) -> None:
+        self.clients.odps.set_role_policy(role, dict(policy), project=project)

@@ -20,6 +20,7 @@ from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.backend import AccessBackend
 from airflow_provider_clarityq.core.grants.plan import Plan
 from airflow_provider_clarityq.core.grants.read import Retries, read_with_retries
+from airflow_provider_clarityq.core.grants.restriction_steps import PutRolePolicy
 from airflow_provider_clarityq.core.grants.result import AccessNotConvergedError, StepOutcome, StepResult
 from airflow_provider_clarityq.core.grants.steps import CreateRamUser, Phase, Step
 
@@ -78,7 +79,7 @@ class _Executor:
             return _StepRun(StepResult(step, "not_run"))
         started = time.perf_counter()
         attempts = 0
-        what = step.statement or f"RAM CreateUser {getattr(step, 'user_name', '')}"
+        what = step.statement or _call_text(step)
         try:
             retry = retrying(
                 self.policy,
@@ -111,6 +112,9 @@ class _Executor:
         if isinstance(step, CreateRamUser):
             comments = step.api_call["params"]["Comments"]  # type: ignore[index]
             return self.backend.create_ram_user(step.user_name, str(comments))
+        if isinstance(step, PutRolePolicy):
+            self.backend.put_role_policy(step.project, step.role, step.policy)
+            return None
         if step.statement is None or step.project is None:
             raise ConfigurationError("step", f"{step.kind} has no statement to run", "re-create the plan")
         self.backend.security_query(step.project, step.statement)
@@ -179,3 +183,10 @@ def _created_uid(backend: AccessBackend, runs: Sequence[_StepRun], executor: _Ex
     if user is None:
         raise AccessNotConvergedError(f"RAM user {name!r} was reported as existing, but GetUser does not find it")
     return user.user_id
+
+
+def _call_text(step: Step) -> str:
+    """How an API-call step reads in the log (never the policy body)."""
+    if isinstance(step, PutRolePolicy):
+        return f"PUT POLICY ON ROLE {step.role} (project {step.project})"
+    return f"RAM CreateUser {getattr(step, 'user_name', '')}"

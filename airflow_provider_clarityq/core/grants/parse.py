@@ -24,6 +24,9 @@ __all__ = [
     "parse_list_users",
     "parse_show_acl",
     "parse_show_grants",
+    "parse_show_label_grants",
+    "parse_show_packages",
+    "role_download_and_package_reads",
 ]
 
 _MAX_SHOWN = 300
@@ -324,6 +327,111 @@ def _strings(value: object, what: str) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise StateParseError(what, f"expected a string or a list of strings ({_show(value)})")
+
+
+# --------------------------------------------------------------------------------------------------
+# Restrictions beyond ACL grants: labels, packages, Download
+
+
+def parse_show_label_grants(result: object) -> tuple[int | None, frozenset[tuple[str, str, int]]]:
+    """``SHOW LABEL GRANTS FOR USER <u>``: the user's own level and the unexpired explicit grants.
+
+    JSON (``{"UserLabel": n, "Grants": [{"Table", "Column", "GrantedLabel", "Expired"}]}``) or the documented text
+    (``User Label: n`` then a ``Column | GrantedLabel | Expires`` table, optionally led by Principal and Table).
+    """
+    what = "SHOW LABEL GRANTS"
+    doc = _load_json(result, what) if isinstance(result, str) and result.strip().startswith("{") else result
+    if isinstance(doc, Mapping):
+        rows = doc.get("Grants") or []
+        if not isinstance(rows, list):
+            raise StateParseError(what, f"'Grants' is not a list ({_show(rows)})")
+        grants = set()
+        for row in rows:
+            if not isinstance(row, Mapping) or "GrantedLabel" not in row:
+                raise StateParseError(what, f"a grant without 'GrantedLabel' ({_show(row)})")
+            if not row.get("Expired"):
+                grants.add((str(row.get("Table", "")).lower(), str(row.get("Column") or "").lower(), _level(row)))
+        level = doc.get("UserLabel")
+        return (_level({"GrantedLabel": level}) if level is not None else None), frozenset(grants)
+    if isinstance(doc, str):
+        return _label_text(doc)
+    raise StateParseError(what, f"unexpected answer ({_show(doc)})")
+
+
+def _level(row: Mapping[str, Any]) -> int:
+    value = row.get("GrantedLabel")
+    try:
+        level = int(str(value))
+    except ValueError:
+        raise StateParseError("SHOW LABEL GRANTS", f"label {value!r} is not a number") from None
+    return level
+
+
+_USER_LABEL_RE = re.compile(r"User Label:\s*(\d+)", re.IGNORECASE)
+
+
+def _label_text(text: str) -> tuple[int | None, frozenset[tuple[str, str, int]]]:
+    match = _USER_LABEL_RE.search(text)
+    header: list[str] = []
+    grants = set()
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not header:
+            header = [c.lower() for c in cells]
+            continue
+        row = dict(zip(header, cells, strict=False))
+        grants.add(
+            (
+                row.get("table", "").lower(),
+                row.get("column", "").lower(),
+                _level({"GrantedLabel": row.get("grantedlabel")}),
+            )
+        )
+    return (int(match[1]) if match else None), frozenset(grants)
+
+
+def parse_show_packages(result: object) -> frozenset[str]:
+    """``SHOW PACKAGES``: the installed packages as ``<source>.<package>`` (lower-case).
+
+    JSON (``{"installedPackages": [{"name", "sourceProject"}]}``) or text (an ``Installed Packages:`` section,
+    one ``<source>.<package>`` per line).
+    """
+    what = "SHOW PACKAGES"
+    doc = _load_json(result, what) if isinstance(result, str) and result.strip().startswith("{") else result
+    if isinstance(doc, Mapping):
+        rows = doc.get("installedPackages") or []
+        if not isinstance(rows, list):
+            raise StateParseError(what, f"'installedPackages' is not a list ({_show(rows)})")
+        found = set()
+        for row in rows:
+            if not isinstance(row, Mapping) or "name" not in row:
+                raise StateParseError(what, f"a package without 'name' ({_show(row)})")
+            name = str(row["name"]).lower()
+            source = str(row.get("sourceProject") or "").lower()
+            found.add(name if "." in name or not source else f"{source}.{name}")
+        return frozenset(found)
+    if isinstance(doc, str):
+        _, _, installed = doc.partition("Installed Packages:")
+        return frozenset(line.split()[0].lower() for line in installed.splitlines() if line.strip())
+    raise StateParseError(what, f"unexpected answer ({_show(doc)})")
+
+
+def role_download_and_package_reads(report: GrantsReport, role: str) -> tuple[frozenset[str], frozenset[str]]:
+    """From a role's read-back lines: the tables it may Download, and the packages it may Read (lower-case)."""
+    downloads, packages = set(), set()
+    for line in report.lines:
+        if line.section != "acl" or line.effect != "Allow" or line.grantee is None:
+            continue
+        if line.grantee.kind != "role" or line.grantee.name != role.lower():
+            continue
+        actions = {a.lower() for a in line.actions}
+        if line.object_type == "table" and actions & {"download", "all"}:
+            downloads.add(line.object_name.lower())
+        if line.object_type == "package" and actions & {"read", "all"}:
+            packages.add(line.object_name.lower())
+    return frozenset(downloads), frozenset(packages)
 
 
 # ---- shared

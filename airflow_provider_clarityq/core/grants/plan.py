@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_clarityq.core.errors import ConfigurationError
-from airflow_provider_clarityq.core.grants import render
+from airflow_provider_clarityq.core.grants import (
+    render,
+    restriction_steps,  # noqa: F401 - registers its step kinds
+)
 from airflow_provider_clarityq.core.grants.steps import MODES, Mode, Phase, Step, step_from_args
 from airflow_provider_clarityq.core.identifiers import validate_principal
 

@@ -30,10 +30,13 @@ PHASE_LABELS: Final = {
     2: "role",
     3: "project grants",
     4: "table grants",
-    5: "role to user",
-    6: "revoke roles",
-    7: "revoke table grants",
-    8: "revoke project grants",
+    5: "install packages",
+    6: "download, label, package and policy grants",
+    7: "role to user",
+    8: "revoke roles",
+    9: "revoke download, label and package grants",
+    10: "revoke table grants",
+    11: "revoke project grants",
 }
 
 Sign = Literal["+", "-"]

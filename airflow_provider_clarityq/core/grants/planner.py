@@ -30,6 +30,7 @@ from airflow_provider_clarityq.core.grants.model import (
     is_privileged_role,
 )
 from airflow_provider_clarityq.core.grants.plan import Plan
+from airflow_provider_clarityq.core.grants.restriction_plan import restriction_steps
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
 from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
 from airflow_provider_clarityq.core.grants.steps import (
@@ -135,6 +136,9 @@ class _ProjectPlanner:
         trim_role = self.mode == "sync" and (self.spec.exclusive_role or not others)
         kept = held & desired if trim_role else held
         steps = [*self._membership(), *self._grants(desired, kept), *self._role_bindings()]
+        steps += restriction_steps(
+            self.spec, self.grants, self.live.restrictions, self.principal.principal(), self._download_tables()
+        )
         extras = sorted(held - desired, key=Grant.sort_key)
         direct = sorted((g for g in self.live.grants if self._is_managed_user(g)), key=Grant.sort_key)
         extra_roles = sorted(self.live.roles_of(self.principal) - {self.spec.role, *self.spec.extra_roles})
@@ -161,6 +165,12 @@ class _ProjectPlanner:
             for obj in self._table_objects():
                 desired |= expand(self.role, obj, self.grants.table_actions)
         return frozenset(desired)
+
+    def _download_tables(self) -> list[str]:
+        """Download goes on the spec's tables: ``*`` for every table (granted to the role), else each name."""
+        if not self.grants.download:
+            return []
+        return [obj.name for obj in self._table_objects() if obj.name is not None]
 
     def _table_objects(self) -> list[ObjectRef]:
         if self.grants.all_tables:
@@ -312,7 +322,9 @@ class _ProjectPlanner:
         return grantee.kind == "user" and grant.object.project == self.project and self.principal.matches(grantee.name)
 
     def _warn(self, message: str) -> None:
-        self.warnings.append(f"project {self.project}: {message}")
+        text = f"project {self.project}: {message}"
+        if text not in self.warnings:  # the table list is resolved for grants and for Download alike
+            self.warnings.append(text)
 
 
 def _names(actions: Iterable[Action]) -> str:

@@ -30,10 +30,23 @@ from airflow_provider_clarityq.core.grants.parse import (
     parse_list_roles,
     parse_list_users,
     parse_show_grants,
+    parse_show_label_grants,
+    parse_show_packages,
+    role_download_and_package_reads,
 )
-from airflow_provider_clarityq.core.grants.render import render_principal
+from airflow_provider_clarityq.core.grants.render import (
+    SHOW_PACKAGES_STATEMENT,
+    render_principal,
+    show_label_grants_statement,
+)
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
-from airflow_provider_clarityq.core.grants.state import GrantsReport, LiveState, ProjectState, ResolvedPrincipal
+from airflow_provider_clarityq.core.grants.state import (
+    GrantsReport,
+    LiveState,
+    ProjectState,
+    ResolvedPrincipal,
+    RestrictionState,
+)
 from airflow_provider_clarityq.core.grants.steps import Mode
 from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_role_name, validate_uid
 from airflow_provider_clarityq.core.managed_user import ManagedComments, parse_comments
@@ -207,6 +220,50 @@ def _read_project(
         role_reports={role: role_report} if role_report is not None else {},
         user_report=user_report,
         tables=tables,
+        restrictions=_read_restrictions(backend, spec, grants, principal, role_report, is_member, read),
+    )
+
+
+def _read_restrictions(
+    backend: AccessBackend,
+    spec: AccessSpec,
+    grants: ProjectGrants,
+    principal: ResolvedPrincipal,
+    role_report: GrantsReport | None,
+    is_member: bool,
+    read: Callable[[Callable[[], Any], str], Any],
+) -> RestrictionState:
+    """Only what the spec manages is read (a spec without these options costs no request)."""
+    project = grants.project
+    user_label: int | None = None
+    label_grants: frozenset[tuple[str, str, int]] | None = None
+    if grants.label_access_level is not None or grants.label_grants:
+        label_grants = frozenset()
+        if is_member and principal.exists:
+            statement = show_label_grants_statement(principal.principal())
+            user_label, label_grants = parse_show_label_grants(
+                read(lambda: backend.security_query(project, statement), "SHOW LABEL GRANTS")
+            )
+    downloads, reads = (
+        role_download_and_package_reads(role_report, spec.role)
+        if role_report is not None
+        else (frozenset(), frozenset())
+    )
+    installed = None
+    if grants.packages:
+        installed = parse_show_packages(
+            read(lambda: backend.security_query(project, SHOW_PACKAGES_STATEMENT), "SHOW PACKAGES")
+        )
+    policy = None
+    if grants.role_policy and role_report is not None:
+        policy = read(lambda: backend.get_role_policy(project, spec.role), "GET POLICY ON ROLE")
+    return RestrictionState(
+        user_label=user_label,
+        label_grants=label_grants,
+        download_tables=downloads if grants.download else None,
+        installed_packages=installed,
+        package_reads=reads if grants.packages else None,
+        role_policy=policy,
     )
 
 

@@ -36,11 +36,11 @@ from airflow_provider_clarityq.core.grants.model import (
     is_privileged_role,
     parse_actions,
 )
+from airflow_provider_clarityq.core.grants.restrictions import LabelGrant, PackageInstall, RolePolicyEntry, table_entry
 from airflow_provider_clarityq.core.identifiers import (
     validate_project_name,
     validate_ram_user_name,
     validate_role_name,
-    validate_table_name,
 )
 from airflow_provider_clarityq.core.validation import checked_by, to_configuration_error
 
@@ -62,6 +62,13 @@ class ProjectGrants(_Model):
     tables: Literal["*"] | tuple[str, ...] = "*"
     table_actions: tuple[TableAction, ...] = (TableAction.DESCRIBE, TableAction.SELECT)
     with_grant_option: StrictBool = False
+    #: ``SET LABEL n TO USER <reader>`` (0-9); None leaves the reader's level alone.
+    label_access_level: Annotated[int, Field(ge=0, le=9, strict=True)] | None = None
+    label_grants: tuple[LabelGrant, ...] = ()
+    #: ``GRANT Download ON TABLE ...`` for the spec's tables, for projects with download control on.
+    download: StrictBool = False
+    packages: tuple[PackageInstall, ...] = ()
+    role_policy: tuple[RolePolicyEntry, ...] = ()
 
     @field_validator("project_actions", mode="before")
     @classmethod
@@ -179,10 +186,7 @@ def _parse_tables(value: object) -> str | tuple[str, ...]:
             if len(entries) > 1:
                 raise ConfigurationError(field, "is '*' next to other entries", "use tables: '*' alone")
             return "*"
-        if isinstance(entry, str) and entry.endswith("*"):
-            name = validate_table_name(entry[:-1], field=field) + "*"
-        else:
-            name = validate_table_name(entry, field=field)
+        name = table_entry(entry, field=field)
         if name not in result:
             result.append(name)
     return tuple(result)
@@ -306,7 +310,7 @@ _FIXES = {
     "extra_forbidden": "remove it or fix its spelling (fields: ram_user, role, projects, extra_roles, "
     "create_ram_user, allow_write_actions, allow_admin_roles, exclusive_role; per project: project, project_actions, "
     "tables, "
-    "table_actions)",
+    "table_actions, label_access_level, label_grants, download, packages, role_policy)",
     "missing": "add it",
     "bool_type": "write true or false",
     "too_short": "list at least one project",

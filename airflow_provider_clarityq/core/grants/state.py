@@ -180,6 +180,21 @@ class GrantsReport:
 
 
 @dataclass(frozen=True)
+class RestrictionState:
+    """What the reader holds of the restrictions beyond ACL grants (reference sections 1-4), as read back.
+
+    A field is ``None`` when it was not read (the spec does not manage it), so the planner never acts on it.
+    """
+
+    user_label: int | None = None  # SHOW LABEL GRANTS FOR USER: "User Label"
+    label_grants: frozenset[tuple[str, str, int]] | None = None  # (table, column or "", level), unexpired
+    download_tables: frozenset[str] | None = None  # tables (or "*") the role may Download
+    installed_packages: frozenset[str] | None = None  # "<source>.<package>", lower-case
+    package_reads: frozenset[str] | None = None  # packages the role may Read
+    role_policy: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class ProjectState:
     """Access-relevant state of one project. Role names are lower-case; principals are kept as listed."""
 
@@ -191,6 +206,7 @@ class ProjectState:
     grants: frozenset[Grant] = frozenset()
     tables: frozenset[str] | None = None  # only read when the spec uses table prefixes
     out_of_band: tuple[str, ...] = ()
+    restrictions: RestrictionState = field(default_factory=RestrictionState)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", frozenset(r.lower() for r in self.roles))
@@ -210,6 +226,7 @@ class ProjectState:
         role_reports: Mapping[str, GrantsReport] | None = None,
         user_report: GrantsReport | None = None,
         tables: Iterable[str] | None = None,
+        restrictions: RestrictionState | None = None,
     ) -> ProjectState:
         """Assemble the state from parsed answers: role reports give members and grants, the user report roles."""
         reports = dict(role_reports or {})
@@ -223,6 +240,7 @@ class ProjectState:
             grants=frozenset().union(*(r.grants for r in all_reports)),
             tables=None if tables is None else frozenset(tables),
             out_of_band=tuple(line for r in all_reports for line in r.out_of_band),
+            restrictions=restrictions or RestrictionState(),
         )
 
     def holds_role(self, role: str, principal: ResolvedPrincipal) -> bool:

@@ -27,6 +27,7 @@ from airflow_provider_clarityq.core.grants.model import (
 from airflow_provider_clarityq.core.identifiers import Principal, parse_principal, validate_project_name
 
 __all__ = [
+    "BUILDERS",
     "MODES",
     "AddUser",
     "CreateRamUser",
@@ -53,10 +54,13 @@ class Phase(IntEnum):
     CREATE_ROLE = 2
     PROJECT_GRANTS = 3
     TABLE_GRANTS = 4
-    ROLE_TO_USER = 5
-    REVOKE_ROLES = 6
-    REVOKE_TABLE_GRANTS = 7
-    REVOKE_PROJECT_GRANTS = 8
+    INSTALL_PACKAGES = 5
+    RESTRICTION_GRANTS = 6  # Download, labels, package Read, role policy
+    ROLE_TO_USER = 7
+    REVOKE_ROLES = 8
+    REVOKE_RESTRICTION_GRANTS = 9
+    REVOKE_TABLE_GRANTS = 10
+    REVOKE_PROJECT_GRANTS = 11
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,9 +271,9 @@ def _acl_args(grantee: Grantee, obj: ObjectRef, actions: Sequence[Action]) -> di
 
 
 def step_from_args(kind: str, project: str | None, reason: str, args: Mapping[str, Any]) -> Step:
-    builder = _BUILDERS.get(kind)
+    builder = BUILDERS.get(kind)
     if builder is None:
-        raise ConfigurationError("kind", f"is the unknown step kind {kind!r}", f"use one of {', '.join(_BUILDERS)}")
+        raise ConfigurationError("kind", f"is the unknown step kind {kind!r}", f"use one of {', '.join(BUILDERS)}")
     return builder(project, reason, args)
 
 
@@ -283,7 +287,8 @@ def _acl_from_args(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"grantee": grantee, "object": obj, "actions": tuple(valid[a] for a in args["actions"])}
 
 
-_BUILDERS: dict[str, Callable[[Any, str, Mapping[str, Any]], Step]] = {
+#: Rebuilds each step kind from its JSON ``args``; other step modules add their kinds.
+BUILDERS: dict[str, Callable[[Any, str, Mapping[str, Any]], Step]] = {
     "create_ram_user": lambda p, r, a: CreateRamUser(project=p, reason=r, user_name=a["user_name"]),
     "add_user": lambda p, r, a: AddUser(project=p, reason=r, principal=parse_principal(a["principal"])),
     "create_role": lambda p, r, a: CreateRole(project=p, reason=r, role=a["role"]),

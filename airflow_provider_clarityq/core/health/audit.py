@@ -26,7 +26,14 @@ from airflow_provider_clarityq.core.grants.model import (
 )
 from airflow_provider_clarityq.core.grants.state import GrantLine, GrantsReport
 
-__all__ = ["PLACEHOLDER_PRINCIPAL", "Finding", "audit_grants", "revoke_role_sql"]
+__all__ = [
+    "PLACEHOLDER_PRINCIPAL",
+    "Finding",
+    "audit_grants",
+    "audit_label_clearance",
+    "explain_roles",
+    "revoke_role_sql",
+]
 
 #: Seed 000's placeholder, used where the caller's principal is not known.
 PLACEHOLDER_PRINCIPAL = "RAM$<main-account-uid>:<ram-user-uid>"
@@ -72,6 +79,41 @@ def _revoke_actions_sql(actions: Sequence[str], line: GrantLine, project: str, f
 def _explain_role(role: str) -> str:
     meaning = DATAWORKS_ROLES.get(role.lower())
     return f"holds role {role}" + (f" (DataWorks {meaning})" if meaning else " (a built-in admin role)")
+
+
+def explain_roles(roles: Sequence[str], *, role: str) -> list[str]:
+    """Every role the reader holds, in seed 003's words: what a DataWorks role permits in dev and prod, whether a
+    built-in role is admin-type, and that any other role is a custom one whose grants the audit lists."""
+    lines = []
+    for held in sorted({r.lower() for r in roles}):
+        if held == role.lower():
+            lines.append(f"{held}: the managed reader role (read access from the access spec)")
+        elif held in DATAWORKS_ROLES:
+            power = "write/admin power" if is_privileged_role(held) else "no read access by itself"
+            lines.append(f"{held}: DataWorks {DATAWORKS_ROLES[held]} - {power}")
+        elif is_privileged_role(held):
+            lines.append(f"{held}: built-in admin-type role with every object permission - write/admin power")
+        else:
+            lines.append(f"{held}: custom role; its grants are audited one by one")
+    return lines
+
+
+def audit_label_clearance(user_label: int | None, wanted: int | None, *, principal: str | None) -> Finding | None:
+    """A label access level above what the spec asks reads columns labelled up to it: excess clearance.
+
+    ``wanted`` None means the spec asks for no clearance, i.e. level 0 (the default of a new user).
+    """
+    if user_label is None:
+        return None
+    target = wanted if wanted is not None else 0
+    if user_label <= target:
+        return None
+    who = principal or PLACEHOLDER_PRINCIPAL
+    try:
+        fix = render.as_sql(render.set_user_label_statement(target, who))
+    except ConfigurationError:
+        fix = f"SET LABEL {target} TO USER {who};"
+    return Finding(f"label access level {user_label}, above the {target} the access spec asks", fix)
 
 
 def audit_grants(report: GrantsReport, *, role: str, principal: str | None, project: str) -> list[Finding]:

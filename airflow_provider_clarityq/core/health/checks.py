@@ -46,8 +46,8 @@ from airflow_provider_clarityq.core.alibaba.failures import is_transient
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 from airflow_provider_clarityq.core.errors import ConfigurationError
 from airflow_provider_clarityq.core.grants.model import Grantee
-from airflow_provider_clarityq.core.grants.parse import StateParseError, parse_show_grants
-from airflow_provider_clarityq.core.health.audit import audit_grants
+from airflow_provider_clarityq.core.grants.parse import StateParseError, parse_show_grants, parse_show_label_grants
+from airflow_provider_clarityq.core.health.audit import audit_grants, audit_label_clearance, explain_roles
 from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
 from airflow_provider_clarityq.core.health.protocol import AccessKeyInfo, Probe, ProjectInfo, TableInfo
 from airflow_provider_clarityq.core.health.remediation import (
@@ -272,8 +272,13 @@ def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
     except StateParseError as err:
         return Outcome("skipped", "GRANTS_UNREADABLE", f"SHOW GRANTS answered in an unknown shape ({err})")
     findings = audit_grants(report, role=state.options.role, principal=principal, project=probe.project)
+    user_label = _own_label(probe)
+    clearance = audit_label_clearance(user_label, state.options.label_access_level, principal=principal)
+    findings += [clearance] if clearance is not None else []
     details = {
         "roles": sorted(report.roles),
+        "roles_explained": explain_roles(sorted(report.roles), role=state.options.role),
+        "label_access_level": user_label,
         "grants": [line.to_dict() for line in report.lines],
         "findings": [{"grant": f.what, "fix": f.fix} for f in findings],
     }
@@ -294,6 +299,17 @@ def check_least_privilege(probe: Probe, state: CheckState) -> Outcome:
         "as the project owner run: " + " ".join(dict.fromkeys(f.fix for f in findings)),
         details=details,
     )
+
+
+def _own_label(probe: Probe) -> int | None:
+    """The reader's label access level, or None where label security cannot be read (not a reason to fail)."""
+    try:
+        level, _ = parse_show_label_grants(probe.show_label_grants())
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return None
+    return level
 
 
 def check_key_hygiene(probe: Probe, state: CheckState) -> Outcome:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
 from airflow_provider_clarityq.core.defaults import DEFAULT_ROLE
 from airflow_provider_clarityq.core.errors import ConfigurationError
@@ -46,6 +46,7 @@ class HealthOptions(StrictModel):
     :param max_key_age_days: key_hygiene warns when the AccessKey in use is older.
     :param timeout_s: time limit for the whole run; checks still running then fail as unreachable.
     :param max_workers: threads for independent checks.
+    :param label_access_level: the label level the access spec gives the reader; the audit flags a higher one.
     """
 
     role: Annotated[str, checked_by(validate_role_name)] = DEFAULT_ROLE
@@ -55,6 +56,7 @@ class HealthOptions(StrictModel):
     max_key_age_days: int = 90
     timeout_s: float = 120.0
     max_workers: int = 4
+    label_access_level: Annotated[int, Field(ge=0, le=9, strict=True)] | None = None
 
     @field_validator("checks", mode="before")
     @classmethod

@@ -169,11 +169,18 @@ class MaxComputeProbe:
     # Grants and keys
 
     def show_grants(self) -> object:
+        return self._security_query("show grants")
+
+    def show_label_grants(self) -> object:
+        """The caller's own label access level and label grants."""
+        return self._security_query("show label grants")
+
+    def _security_query(self, statement: str) -> object:
         odps = self._client("odps")
         try:
-            return odps.execute_security_query("show grants", project=self.project)
+            return odps.execute_security_query(statement, project=self.project)
         except ValueError:  # the answer was not JSON: take the text layout
-            return odps.execute_security_query("show grants", project=self.project, output_json=False)
+            return odps.execute_security_query(statement, project=self.project, output_json=False)
 
     def list_access_keys(self, user_name: str) -> list[AccessKeyInfo]:
         from alibabacloud_ram20150501 import models

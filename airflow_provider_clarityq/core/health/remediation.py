@@ -41,6 +41,7 @@ from airflow_provider_clarityq.core.grants.model import (
 )
 from airflow_provider_clarityq.core.health.audit import PLACEHOLDER_PRINCIPAL
 from airflow_provider_clarityq.core.health.report import Category
+from airflow_provider_clarityq.core.health.restrictions import restriction_finding
 from airflow_provider_clarityq.core.identifiers import validate_role_name
 
 __all__ = [
@@ -430,6 +431,9 @@ def _permission(exc: BaseException, ctx: RemediationContext, detail: str) -> Dia
     names = _class_names(exc)
     principal = ctx.principal or _tip_principal(text)
     who = shown_principal(principal)
+    found = restriction_finding(text, project=ctx.project, role=ctx.role, who=principal or who)
+    if found is not None:
+        return Diagnosis(found.code, found.category, found.message, found.remediation)  # type: ignore[arg-type]
     if _MEMBERSHIP_RE.search(text):
         statements = " ".join(membership_statements(ctx.project, principal, ctx.role))
         return Diagnosis(

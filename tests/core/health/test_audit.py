@@ -47,3 +47,33 @@ def test_what_cannot_be_rendered_gets_a_plain_instruction() -> None:
     assert fixes(GrantsReport(roles=frozenset({"admin"})), principal=None) == {
         "holds role admin (a built-in admin role)": "REVOKE admin FROM RAM$<main-account-uid>:<ram-user-uid>;"
     }
+
+
+# ---- roles in seed 003's words, label clearance
+
+
+def test_every_role_is_explained_with_its_dev_and_prod_meaning() -> None:
+    from airflow_provider_clarityq.core.health.audit import explain_roles
+
+    lines = explain_roles(
+        ["clarityq_reader", "role_project_dev", "role_project_guest", "admin", "etl"], role="clarityq_reader"
+    )
+    by_role = {line.split(":", 1)[0]: line for line in lines}
+    assert "Development" in by_role["role_project_dev"] and "(dev)" in by_role["role_project_dev"]
+    assert "(prod)" in by_role["role_project_dev"] and "write/admin power" in by_role["role_project_dev"]
+    assert "Visitor" in by_role["role_project_guest"] and "no read access" in by_role["role_project_guest"]
+    assert "write/admin power" in by_role["admin"]
+    assert "managed reader role" in by_role["clarityq_reader"]
+    assert "custom role" in by_role["etl"]
+
+
+def test_label_clearance_above_the_spec_is_flagged_with_the_set_label_fix() -> None:
+    from airflow_provider_clarityq.core.health.audit import audit_label_clearance
+
+    principal = "RAM$1234567890123456:2345678901234567"
+    finding = audit_label_clearance(5, 2, principal=principal)
+    assert finding is not None and "5" in finding.what
+    assert finding.fix == f"SET LABEL 2 TO USER {principal};"
+    assert audit_label_clearance(2, 2, principal=principal) is None
+    assert audit_label_clearance(1, None, principal=principal) is not None
+    assert audit_label_clearance(None, None, principal=principal) is None

@@ -106,6 +106,7 @@ class FakeProbe:
     tables: list[str] = field(default_factory=lambda: ["customers", "orders"])
     partitions: dict[str, dict[str, str] | None] = field(default_factory=dict)
     grants: object = field(default_factory=lambda: CLEAN_GRANTS)
+    user_label: int = 0
     keys: list[AccessKeyInfo] = field(default_factory=lambda: [AccessKeyInfo(KEY, "Active", NOW - timedelta(days=10))])
     results: dict[str, QueryResult] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
@@ -153,6 +154,10 @@ class FakeProbe:
     def show_grants(self) -> object:
         self._enter("show_grants")
         return self.grants
+
+    def show_label_grants(self) -> object:
+        self._enter("show_label_grants")
+        return {"UserLabel": self.user_label, "Grants": []}
 
     def list_access_keys(self, user_name: str) -> list[AccessKeyInfo]:
         self._enter("list_access_keys", user_name)
@@ -667,3 +672,17 @@ def test_unusable_connection_report() -> None:
     assert [c.code for c in report.checks[1:]] == ["BLOCKED"] * len(CHECK_NAMES)
     odd = unusable_connection_report(RuntimeError(f"boom {SECRET}"), secrets=[SECRET])
     assert odd.checks[0].code == "CONNECTION_UNREADABLE" and SECRET not in odd.to_json()
+
+
+def test_label_clearance_above_the_spec_warns_with_set_label() -> None:
+    report = run(FakeProbe(user_label=5), HealthOptions(label_access_level=2))
+    check = report.check("least_privilege")
+    assert (check.status, check.code) == ("warn", "EXCESS_PRIVILEGES")
+    assert "label access level 5" in check.message
+    assert "SET LABEL 2 TO USER" in (check.remediation or "")
+    assert check.details["label_access_level"] == 5
+
+
+def test_label_clearance_the_spec_asks_for_passes() -> None:
+    report = run(FakeProbe(user_label=2), HealthOptions(label_access_level=2))
+    assert report.check("least_privilege").status == "pass"
