@@ -136,3 +136,34 @@ def secret_hits(emu: RunningEmulator, secrets: Iterable[str], *extra: tuple[str,
     """Where any of ``secrets`` appears in clear (the place and the secret's first 4 characters)."""
     found = [*artefacts(emu), *extra]
     return [(where, secret[:4]) for where, text in found for secret in secrets if secret and secret in text]
+
+
+#: Statements that change security state (ACL, roles, labels, packages, policies) and RAM actions that write.
+MUTATING_VERBS = (
+    "GRANT",
+    "REVOKE",
+    "ADD",
+    "REMOVE",
+    "CREATE",
+    "DROP",
+    "SET",
+    "INSTALL",
+    "UNINSTALL",
+    "ALLOW",
+    "DISALLOW",
+    "PUT",
+    "CLEAR",
+)
+MUTATING_ACTIONS = ("Create", "Update", "Delete", "Attach", "Detach")
+
+
+def mutating(requests: list[dict[str, Any]]) -> list[str]:
+    """The mutating requests of an emulator request log, as statements (MaxCompute) or ``ram:<Action>``."""
+    found = []
+    for r in requests:
+        statement = (r.get("statement") or "").strip()
+        if statement.upper().startswith(MUTATING_VERBS):
+            found.append(statement)
+        elif r["service"] == "ram" and (r.get("action") or "").startswith(MUTATING_ACTIONS):
+            found.append(f"ram:{r['action']}")
+    return found

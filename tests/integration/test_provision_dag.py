@@ -16,8 +16,8 @@ import pytest
 from alibabacloud_ram20150501 import models as ram_models
 from clarityq_emulator import RunningEmulator
 from odps import ODPS, errors
+from support import mutating, owner_ram
 from support import owner_odps as owner
-from support import owner_ram
 
 from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
 
@@ -26,8 +26,6 @@ pytestmark = pytest.mark.integration
 DAG_FILE = Path(__file__).resolve().parents[2] / "example_dags" / "clarityq_provision_access.py"
 DAG_ID = "clarityq_provision_access"
 ROLE = "clarityq_reader"
-MUTATING_VERBS = ("GRANT", "REVOKE", "ADD", "REMOVE", "CREATE", "DROP")
-MUTATING_ACTIONS = ("Create", "Update", "Delete")
 
 
 @pytest.fixture(autouse=True)
@@ -64,17 +62,6 @@ def run_dag(**conf: str) -> tuple[str, dict[str, str], dict[str, Any] | None]:
     grant = run.get_task_instance("grant_access")
     value = grant.xcom_pull(task_ids="grant_access", key="return_value") if grant is not None else None
     return str(run.state), states, value
-
-
-def mutating(requests: list[dict[str, Any]]) -> list[str]:
-    found = []
-    for r in requests:
-        statement = (r.get("statement") or "").strip()
-        if statement.upper().startswith(MUTATING_VERBS):
-            found.append(statement)
-        elif r["service"] == "ram" and (r.get("action") or "").startswith(MUTATING_ACTIONS):
-            found.append(f"ram:{r['action']}")
-    return found
 
 
 def acl(answer: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...]]]:

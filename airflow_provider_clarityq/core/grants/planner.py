@@ -24,13 +24,14 @@ from airflow_provider_clarityq.core.grants.model import (
     Grant,
     Grantee,
     ObjectRef,
+    TableAction,
     action_order,
     covers,
     expand,
     is_privileged_role,
 )
 from airflow_provider_clarityq.core.grants.plan import Plan
-from airflow_provider_clarityq.core.grants.restriction_plan import restriction_steps
+from airflow_provider_clarityq.core.grants.restriction_plan import restriction_revokes, restriction_steps
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
 from airflow_provider_clarityq.core.grants.state import LiveState, ProjectState, ResolvedPrincipal
 from airflow_provider_clarityq.core.grants.steps import (
@@ -130,20 +131,36 @@ class _ProjectPlanner:
 
     def steps(self) -> list[Step]:
         desired = self._desired()
-        held = frozenset(g for g in self.live.grants if g.grantee == self.role and g.object.project == self.project)
+        # With ``download`` in the spec, Download grants are the restriction layer's to add and trim.
+        held = frozenset(
+            g
+            for g in self.live.grants
+            if g.grantee == self.role
+            and g.object.project == self.project
+            and not (self.grants.download and g.action is TableAction.DOWNLOAD)
+        )
         others = self._other_members()
         # A role others hold is only trimmed when the spec says it is the provider's alone.
         trim_role = self.mode == "sync" and (self.spec.exclusive_role or not others)
         kept = held & desired if trim_role else held
         steps = [*self._membership(), *self._grants(desired, kept), *self._role_bindings()]
+        download_tables = self._download_tables()
         steps += restriction_steps(
-            self.spec, self.grants, self.live.restrictions, self.principal.principal(), self._download_tables()
+            self.spec, self.grants, self.live.restrictions, self.principal.principal(), download_tables
         )
         extras = sorted(held - desired, key=Grant.sort_key)
         direct = sorted((g for g in self.live.grants if self._is_managed_user(g)), key=Grant.sort_key)
         extra_roles = sorted(self.live.roles_of(self.principal) - {self.spec.role, *self.spec.extra_roles})
         if self.mode == "sync":
             steps += self._revokes(extras if trim_role else [], direct, extra_roles)
+            steps += restriction_revokes(
+                self.spec,
+                self.grants,
+                self.live.restrictions,
+                self.principal.principal(),
+                download_tables,
+                trim_role=trim_role,
+            )
             if extras and not trim_role:
                 self._note_shared(extras, others)
         else:

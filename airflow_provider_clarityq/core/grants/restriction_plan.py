@@ -19,6 +19,9 @@ from airflow_provider_clarityq.core.grants.restriction_steps import (
     GrantPackageRead,
     InstallPackage,
     PutRolePolicy,
+    RevokeDownload,
+    RevokeLabel,
+    RevokePackageRead,
     SetUserLabel,
 )
 from airflow_provider_clarityq.core.grants.spec import AccessSpec, ProjectGrants
@@ -26,7 +29,7 @@ from airflow_provider_clarityq.core.grants.state import RestrictionState
 from airflow_provider_clarityq.core.grants.steps import Step
 from airflow_provider_clarityq.core.identifiers import Principal
 
-__all__ = ["desired_role_policy", "policy_key", "restriction_steps"]
+__all__ = ["desired_role_policy", "policy_key", "restriction_revokes", "restriction_steps"]
 
 
 def restriction_steps(
@@ -90,6 +93,63 @@ def restriction_steps(
                     role=spec.role,
                     policy=desired,
                     reason=f"role {spec.role}'s policy differs from the spec's Allow statements",
+                )
+            )
+    return steps
+
+
+def restriction_revokes(
+    spec: AccessSpec,
+    grants: ProjectGrants,
+    live: RestrictionState,
+    principal: Principal,
+    download_tables: Sequence[str],
+    *,
+    trim_role: bool,
+) -> list[Step]:
+    """``sync``: what the reader holds of a managed option beyond the spec, revoked (destructive, so last).
+
+    Only options the spec manages were read back, so only those are trimmed. Download and package Read sit on
+    the role and follow the shared-role rule (``trim_role``); label grants sit on the managed user. Installed
+    packages are left: other members of the project may read through them.
+    """
+    project = grants.project
+    role = Grantee.role(spec.role)
+    steps: list[Step] = []
+    if live.label_grants:
+        wanted = {(e.table, c, e.level) for e in grants.label_grants for c in (e.columns or ("",))}
+        for table, column, level in sorted(live.label_grants - wanted):
+            steps.append(
+                RevokeLabel(
+                    project=project,
+                    grantee=Grantee.user(principal),
+                    table=table,
+                    columns=(column,) if column else (),
+                    reason=f"the reader holds label {level} on {table}{f'({column})' if column else ''}, "
+                    "which the spec does not grant",
+                )
+            )
+    if trim_role and live.download_tables:
+        for table in sorted(live.download_tables - {t.lower() for t in download_tables}):
+            steps.append(
+                RevokeDownload(
+                    project=project,
+                    grantee=role,
+                    table=table,
+                    reason=f"role {spec.role} may Download {table}, which the spec does not list",
+                )
+            )
+    if trim_role and live.package_reads:
+        wanted_packages = {f"{e.source_project}.{e.package}".lower() for e in grants.packages if e.grant_read}
+        for full in sorted(r for r in live.package_reads - wanted_packages if "." in r):
+            source, package = full.split(".", 1)
+            steps.append(
+                RevokePackageRead(
+                    project=project,
+                    grantee=role,
+                    source_project=source,
+                    package=package,
+                    reason=f"role {spec.role} may Read package {full}, which the spec does not list",
                 )
             )
     return steps

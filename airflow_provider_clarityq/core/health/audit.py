@@ -101,11 +101,12 @@ def explain_roles(roles: Sequence[str], *, role: str) -> list[str]:
 def audit_label_clearance(user_label: int | None, wanted: int | None, *, principal: str | None) -> Finding | None:
     """A label access level above what the spec asks reads columns labelled up to it: excess clearance.
 
-    ``wanted`` None means the spec asks for no clearance, i.e. level 0 (the default of a new user).
+    ``wanted`` None means the spec says nothing about labels: the clearance an owner gave by hand (the fix of
+    ``LABEL_TOO_LOW``) is then theirs to choose, and flagging it would contradict that fix.
     """
-    if user_label is None:
+    if user_label is None or wanted is None:
         return None
-    target = wanted if wanted is not None else 0
+    target = wanted
     if user_label <= target:
         return None
     who = principal or PLACEHOLDER_PRINCIPAL

@@ -209,11 +209,28 @@ def check_query(probe: Probe, state: CheckState) -> Outcome:
     sql = probe_query(info, partition)
     state.ctx = replace(state.ctx, table=info.name)
     result = probe.run_query(sql)
+    details: dict[str, Any] = {"sql": sql, "rows": len(result.rows), "columns": len(result.columns)}
+    message = f"SELECT on {info.name} returned {len(result.rows)} row(s) with {len(result.columns)} column(s)"
+    if state.project_info is None or not state.project_info.download_control:
+        return Outcome("pass", "OK", message, details=details)
+    details["download_control"] = True
+    try:
+        probe.open_download(info.name, partition)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        diagnosis = diagnose(exc, state.ctx)
+        return Outcome(
+            "warn",
+            "DOWNLOAD_NOT_GRANTED",
+            f"{message}, but project {probe.project} has download control on and the Tunnel download of "
+            f"{info.name} was refused: ClarityQ's bulk reads fail and SQL results stop at 10,000 rows "
+            f"({diagnosis.message})",
+            f"{diagnosis.remediation} Or set download: true in the access spec.",
+            details=details,
+        )
     return Outcome(
-        "pass",
-        "OK",
-        f"SELECT on {info.name} returned {len(result.rows)} row(s) with {len(result.columns)} column(s)",
-        details={"sql": sql, "rows": len(result.rows), "columns": len(result.columns)},
+        "pass", "OK", f"{message}; download control is on and the Tunnel download is granted", details=details
     )
 
 

@@ -31,6 +31,7 @@ from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, call
 from airflow_provider_clarityq.core.dates import parse_iso_utc
 from airflow_provider_clarityq.core.health.options import HealthOptions, ValidationQuery
 from airflow_provider_clarityq.core.health.protocol import (
+    DOWNLOAD_CONTROL_PROPERTY,
     AccessKeyInfo,
     Column,
     ProjectInfo,
@@ -96,7 +97,9 @@ class MaxComputeProbe:
         project = self._client("odps").get_project(self.project)
         project.reload()
         owner = getattr(project, "owner", None)
-        return ProjectInfo(name=str(project.name), owner=str(owner) if owner else None)
+        properties = getattr(project, "properties", None) or {}
+        flag = str(properties.get(DOWNLOAD_CONTROL_PROPERTY, "")).strip().lower()
+        return ProjectInfo(name=str(project.name), owner=str(owner) if owner else None, download_control=flag == "true")
 
     def list_tables(self, limit: int) -> list[str]:
         names: list[str] = []
@@ -146,6 +149,12 @@ class MaxComputeProbe:
 
             raise errors.parse_instance_error(str(task.result))
         return parse_csv_result(str(task.result))
+
+    def open_download(self, table: str, partition: dict[str, str] | None) -> None:
+        from odps.tunnel import TableTunnel
+
+        spec = ",".join(f"{k}={v}" for k, v in partition.items()) if partition else None
+        TableTunnel(self._client("odps"), project=self.project).create_download_session(table, partition_spec=spec)
 
     def _wait(self, instance: Any) -> None:
         """Poll the instance status (one request per poll, backing off to 5 s) until it has terminated.

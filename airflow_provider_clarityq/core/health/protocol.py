@@ -11,7 +11,19 @@ from typing import Protocol
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
 
-__all__ = ["AccessKeyInfo", "Column", "Probe", "ProjectInfo", "QueryResult", "TableInfo", "Whoami"]
+__all__ = [
+    "DOWNLOAD_CONTROL_PROPERTY",
+    "AccessKeyInfo",
+    "Column",
+    "Probe",
+    "ProjectInfo",
+    "QueryResult",
+    "TableInfo",
+    "Whoami",
+]
+
+#: The project property that turns download control on (seed 001; reference section 2).
+DOWNLOAD_CONTROL_PROPERTY = "odps.security.enabledownloadprivilege"
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,8 @@ class Whoami:
 class ProjectInfo:
     name: str
     owner: str | None = None
+    #: ``odps.security.enabledownloadprivilege``: Tunnel downloads need a ``Download`` grant.
+    download_control: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,10 @@ class Probe(Protocol):
     def first_partition(self, table: str) -> dict[str, str] | None: ...
 
     def run_query(self, sql: str) -> QueryResult: ...
+
+    def open_download(self, table: str, partition: dict[str, str] | None) -> None:
+        """Open (and drop) a table Tunnel download session: what ClarityQ's bulk reads need."""
+        ...
 
     def show_grants(self) -> object: ...
 

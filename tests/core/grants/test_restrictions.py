@@ -273,6 +273,47 @@ def test_a_higher_label_level_is_set_back_to_the_spec() -> None:
     assert [s.statement for s in plan.steps] == [f"SET LABEL 2 TO USER {USER}"]
 
 
+BEYOND = replace(
+    CONVERGED,
+    label_grants=frozenset({("sales", "price", 3), ("orders", "", 4)}),
+    download_tables=frozenset({"sales", "orders"}),
+    package_reads=frozenset({"provider_p.share", "provider_p.other"}),
+)
+
+
+def test_sync_revokes_what_the_reader_holds_beyond_the_spec_last() -> None:
+    plan = _plan(_state(BEYOND), "sync")
+    assert [s.statement for s in plan.steps] == [
+        f"REVOKE LABEL ON TABLE orders FROM USER {USER}",
+        "REVOKE Download ON TABLE orders FROM ROLE clarityq_reader",
+        "REVOKE Read ON PACKAGE provider_p.other FROM ROLE clarityq_reader",
+    ]
+    assert all(s.destructive for s in plan.steps)
+
+
+def test_apply_never_revokes_restrictions() -> None:
+    assert _plan(_state(BEYOND), "apply").steps == ()
+
+
+def test_sync_keeps_a_shared_role_s_download_and_package_reads() -> None:
+    acl = (
+        "Authorization Type: ACL\n"
+        f"A\tprojects/{P}: CreateInstance | List\n"
+        f"A\tprojects/{P}/tables/sales: Describe | Select\n"
+    )
+    other = f"RAM${ACCOUNT}:9999999999999999"
+    role = parse_describe_role(f"[users]\n{USER}\n{other}\n\n{acl}", "clarityq_reader", project=P)
+    state = ProjectState.build(
+        P,
+        users=parse_list_users(f"{USER}\n{other}\n"),
+        roles=parse_list_roles("clarityq_reader\n"),
+        role_reports={"clarityq_reader": role},
+        tables=["sales"],
+    )
+    plan = _plan(replace(state, restrictions=BEYOND), "sync")
+    assert [s.statement for s in plan.steps] == [f"REVOKE LABEL ON TABLE orders FROM USER {USER}"]
+
+
 def test_policy_compared_by_meaning_not_spelling() -> None:
     desired = desired_role_policy(_spec(**FULL).projects[0])
     shuffled = {

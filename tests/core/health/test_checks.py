@@ -107,6 +107,7 @@ class FakeProbe:
     partitions: dict[str, dict[str, str] | None] = field(default_factory=dict)
     grants: object = field(default_factory=lambda: CLEAN_GRANTS)
     user_label: int = 0
+    download_control: bool = False
     keys: list[AccessKeyInfo] = field(default_factory=lambda: [AccessKeyInfo(KEY, "Active", NOW - timedelta(days=10))])
     results: dict[str, QueryResult] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
@@ -130,7 +131,7 @@ class FakeProbe:
 
     def get_project(self) -> ProjectInfo:
         self._enter("get_project")
-        return ProjectInfo(self.project, f"ALIYUN${ACCOUNT}")
+        return ProjectInfo(self.project, f"ALIYUN${ACCOUNT}", download_control=self.download_control)
 
     def list_tables(self, limit: int) -> list[str]:
         self._enter("list_tables", limit)
@@ -150,6 +151,9 @@ class FakeProbe:
             if needle in sql:
                 return result
         return QueryResult(("customer_id", "name"), (("1", "Acme"),))
+
+    def open_download(self, table: str, partition: dict[str, str] | None) -> None:
+        self._enter("open_download", table)
 
     def show_grants(self) -> object:
         self._enter("show_grants")
@@ -401,6 +405,30 @@ def test_no_tables_is_a_warning_and_the_query_is_skipped() -> None:
     report = run(FakeProbe(tables=[]))
     assert statuses(report)["metadata_discoverable"] == ("warn", "NO_TABLES")
     assert statuses(report)["query_works"] == ("skipped", "NO_TABLE")
+    assert report.verdict == "DEGRADED"
+
+
+def test_download_control_off_costs_no_tunnel_request() -> None:
+    probe = FakeProbe()
+    assert run(probe).verdict == "HEALTHY"
+    assert probe.called("open_download") == []
+
+
+def test_download_control_on_and_granted_passes_after_one_tunnel_session() -> None:
+    probe = FakeProbe(download_control=True)
+    report = run(probe)
+    assert statuses(report)["query_works"] == ("pass", "OK")
+    assert "download control is on" in report.check("query_works").message
+    assert probe.called("open_download") == ["customers"]
+
+
+def test_download_control_without_download_grant_warns_with_the_grant() -> None:
+    denied = no_privilege("Download", "sales/tables/customers")
+    report = run(FakeProbe(download_control=True, errors={"open_download": denied}))
+    query = report.check("query_works")
+    assert (query.status, query.code) == ("warn", "DOWNLOAD_NOT_GRANTED")
+    assert "10,000 rows" in query.message
+    assert "GRANT Download ON TABLE customers TO ROLE clarityq_reader;" in query.remediation
     assert report.verdict == "DEGRADED"
 
 

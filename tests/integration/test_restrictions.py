@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 from clarityq_emulator import RunningEmulator
 from health_dag_runs import HEALTH_DAG, PROJECT, check, run_dag
-from support import admin_connection
+from support import admin_connection, mutating
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
@@ -35,6 +35,15 @@ def setproject(owner: Any, *, state: str | None = None, **properties: str) -> No
     state_xml = f"<State>{state}</State>" if state else ""
     body = f"<Project><Name>{PROJECT}</Name>{state_xml}<Properties>{props}</Properties></Project>"
     owner.odps.rest.put(owner.odps.get_project().resource(), data=body.encode())
+
+
+def adopt(owner: Any, reader: Any) -> None:
+    """Mark the hand-made reader as the provider's, as adopting it deliberately does: specs act only on such users."""
+    from alibabacloud_ram20150501 import models as ram_models
+
+    from airflow_provider_clarityq.core.managed_user import MANAGED_MARKER
+
+    owner.ram.update_user(ram_models.UpdateUserRequest(user_name=reader.user_name, new_comments=MANAGED_MARKER))
 
 
 def _failing_check(report: dict[str, Any]) -> dict[str, Any]:
@@ -80,8 +89,58 @@ def test_frozen_project_is_not_normal_with_no_statement_to_fix_it(owner: Any, co
     assert run_dag(HEALTH_DAG).state == "success"
 
 
+def test_download_control_warns_with_the_download_grant_and_passes_once_granted(owner: Any, connect: Any) -> None:
+    setproject(owner, odps_security_enabledownloadprivilege="true")
+    health = run_dag(HEALTH_DAG)
+    assert health.state == "failed"
+    query = check(health.report("check_connection"), "query_works")
+    assert (query["status"], query["code"]) == ("warn", "DOWNLOAD_NOT_GRANTED")
+    assert "GRANT Download ON TABLE customers TO ROLE clarityq_reader;" in query["remediation"]
+    owner.run("GRANT Download ON TABLE customers TO ROLE clarityq_reader;")
+    health = run_dag(HEALTH_DAG)
+    assert health.state == "success"
+    assert "download control is on" in check(health.report("check_connection"), "query_works")["message"]
+
+
+def test_deny_policy_names_the_policy_to_edit_and_passes_once_removed(owner: Any, reader: Any, connect: Any) -> None:
+    deny = {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": [reader.principal],
+                "Action": ["odps:Select"],
+                "Resource": [f"acs:odps:*:projects/{PROJECT}/tables/customers"],
+            }
+        ],
+    }
+    owner.odps.set_project_policy(json.dumps(deny))
+    health = run_dag(HEALTH_DAG)
+    assert health.state == "failed"
+    query = check(health.report("check_connection"), "query_works")
+    assert (query["status"], query["code"]) == ("fail", "DENIED_BY_POLICY")
+    assert "GET POLICY;" in query["remediation"]
+    owner.odps.set_project_policy(json.dumps({"Version": "1", "Statement": []}))
+    assert run_dag(HEALTH_DAG).state == "success"
+
+
+def test_dataworks_development_role_is_explained_and_flagged(owner: Any, reader: Any, connect: Any) -> None:
+    owner.run(f"GRANT role_project_dev TO {reader.principal};")
+    health = run_dag(HEALTH_DAG)
+    assert health.state == "failed"
+    audit = check(health.report("check_connection"), "least_privilege")
+    assert (audit["status"], audit["code"]) == ("warn", "EXCESS_PRIVILEGES")
+    explained = " ".join(audit["details"]["roles_explained"])
+    assert "role_project_dev: DataWorks" in explained
+    assert "write/admin power" in explained
+    assert f"REVOKE role_project_dev FROM {reader.principal};" in audit["remediation"]
+    owner.run(f"REVOKE role_project_dev FROM {reader.principal};")
+    assert run_dag(HEALTH_DAG).state == "success"
+
+
 def test_spec_with_label_and_download_options_converges(emulator: RunningEmulator, owner: Any, reader: Any) -> None:
     info = emulator.info
+    adopt(owner, reader)
     fields = admin_connection(emulator)
     fields["extra"] = json.dumps(fields["extra"])
     owner.odps.set_security_option("LabelSecurity", True)
@@ -105,27 +164,41 @@ def test_spec_with_label_and_download_options_converges(emulator: RunningEmulato
     assert f"SET LABEL 1 TO USER {reader.principal}" in executed
     assert "GRANT Download ON TABLE customers TO ROLE clarityq_reader" in executed
     assert first.verified is True
+    emulator.clear_requests()
     counting = CountingBackend(AlibabaBackend(ClientBundle(parse_connection(fields))))
     second = run_access(counting, spec, "apply")
     assert second.plan.steps == ()
-    with reader_odps(emulator, reader) as odps, odps.get_table("customers").open_reader() as rows:
+    assert mutating(emulator.requests()) == []
+    assert "maxcompute:put_role_policy" not in counting.counts
+    with reader_odps(emulator, reader).get_table("customers").open_reader() as rows:
         assert len(list(rows)) == 5  # Download granted, the labelled column readable through the label grant
+    # By hand, beyond the spec: Download on orders for the role, a label grant on orders for the reader.
+    owner.run(
+        "GRANT Download ON TABLE orders TO ROLE clarityq_reader;",
+        f"GRANT LABEL 2 ON TABLE orders TO USER {reader.principal};",
+    )
+    synced = run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "sync")
+    revoked = [r.step.statement for r in synced.steps if r.outcome == "executed" and r.step.destructive]
+    assert f"REVOKE LABEL ON TABLE orders FROM USER {reader.principal}" in revoked
+    assert "REVOKE Download ON TABLE orders FROM ROLE clarityq_reader" in revoked
+    assert synced.verified is True, (synced.remaining, [(r.step.statement, r.outcome) for r in synced.steps])
+    emulator.clear_requests()
+    assert run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "sync").plan.steps == ()
+    assert mutating(emulator.requests()) == []
 
 
-class reader_odps:
-    def __init__(self, emulator: RunningEmulator, reader: Any) -> None:
-        from odps import ODPS
+def reader_odps(emulator: RunningEmulator, reader: Any) -> Any:
+    """pyodps as the reader ``clarityq`` with its own AccessKey."""
+    from odps import ODPS
 
-        info = emulator.info
-        self.odps = ODPS(
-            reader.access_key_id, reader.access_key_secret, info.project, endpoint=f"http://{info.maxcompute_endpoint}"
-        )
-
-    def __enter__(self) -> Any:
-        return self.odps
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    info = emulator.info
+    return ODPS(
+        reader.access_key_id,
+        reader.access_key_secret,
+        info.project,
+        endpoint=info.maxcompute_endpoint,
+        overwrite_global=False,
+    )
 
 
 PROVIDER = "provider_b"
@@ -135,6 +208,7 @@ def _two_projects() -> dict[str, Any]:
     from clarityq_emulator.core.state import default_seed
 
     seed: dict[str, Any] = default_seed()
+    seed["projects"][0]["dataworks"] = "dev"  # the DataWorks roles of a development workspace (seed 003)
     columns = [{"name": "id", "type": "bigint"}, {"name": "amount", "type": "double"}]
     seed["projects"].append(
         {"name": PROVIDER, "tables": [{"name": "sales", "columns": columns, "rows": [[1, 2.5], [2, 4.0]]}]}
@@ -144,7 +218,8 @@ def _two_projects() -> dict[str, Any]:
 
 @pytest.fixture
 def emulator() -> Iterator[RunningEmulator]:
-    """The default project plus project B, which shares its table ``sales`` (seed 003, flows 5 and 6)."""
+    """The default project as a DataWorks dev workspace, plus project B, which shares its table ``sales`` (seed 003,
+    flows 5 and 6)."""
     from clarityq_emulator import start_emulator
 
     with start_emulator(seed=_two_projects()) as emu:
@@ -160,6 +235,7 @@ def test_seed_003_cross_project_package_flow_from_a_spec(emulator: RunningEmulat
         f"ALLOW PROJECT {emu.info.project} TO INSTALL PACKAGE datashare",
     ):
         owner.odps.execute_security_query(statement, project=PROVIDER)
+    adopt(owner, reader)
     fields = admin_connection(emu)
     fields["extra"] = json.dumps(fields["extra"])
     spec = load_spec(
@@ -175,7 +251,6 @@ def test_seed_003_cross_project_package_flow_from_a_spec(emulator: RunningEmulat
     assert f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader" in executed
     assert first.verified is True
     assert run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "apply").plan.steps == ()
-    with reader_odps(emu, reader) as odps:
-        instance = odps.execute_sql(f"select id, amount from {PROVIDER}.sales order by id")
-        with instance.open_reader() as rows:
-            assert [list(r.values) for r in rows] == [[1, 2.5], [2, 4.0]]
+    instance = reader_odps(emu, reader).execute_sql(f"select id, amount from {PROVIDER}.sales order by id")
+    with instance.open_reader() as rows:
+        assert [list(r.values) for r in rows] == [[1, 2.5], [2, 4.0]]
