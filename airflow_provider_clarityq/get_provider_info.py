@@ -50,6 +50,18 @@ _OPTIONAL_STRING: dict[str, Any] = {"type": ["string", "null"]}
 #: placeholder for an extra field (``ui-field-behaviour`` placeholders reach the standard fields only),
 #: so each description carries its example, and ``schema.examples`` feeds the input's suggestion list.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "credential_source": {
+        "label": "Credential source",
+        "description": "Where credentials come from. static (default): the AccessKey above; assume_role: the "
+        "AccessKey calls STS AssumeRole for Role ARN; oidc_role_arn: RRSA on ACK, the pod's OIDC token is "
+        "exchanged for Role ARN's credentials (no AccessKey); ecs_ram_role: the ECS instance's RAM role from the "
+        "metadata service (no AccessKey); default_chain: environment variables, then RRSA, then the CLI/profile "
+        "file, then the ECS role. Leave AccessKey ID and Secret empty for the last three.",
+        "schema": {
+            "type": ["string", "null"],
+            "enum": [None, "static", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"],
+        },
+    },
     "sts_token": {
         "label": "STS security token",
         "description": "Only for temporary credentials: the SecurityToken issued together with a "
@@ -79,6 +91,30 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Optional, e.g. acs:ram::1234567890123456:role/clarityq-reader. When set, the AccessKey "
         "above is only used to call STS AssumeRole, and MaxCompute, RAM and STS calls use the role's "
         "temporary credentials, refreshed before they expire.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "oidc_provider_arn": {
+        "label": "OIDC provider ARN (RRSA)",
+        "description": "For oidc_role_arn, e.g. acs:ram::1234567890123456:oidc-provider/ack-rrsa-c123. "
+        "Default: the ALIBABA_CLOUD_OIDC_PROVIDER_ARN variable RRSA sets in the pod.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "oidc_token_file": {
+        "label": "OIDC token file (RRSA)",
+        "description": "For oidc_role_arn, e.g. /var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token. "
+        "Default: ALIBABA_CLOUD_OIDC_TOKEN_FILE. For oidc_role_arn, Role ARN defaults to ALIBABA_CLOUD_ROLE_ARN.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "ecs_role_name": {
+        "label": "ECS instance RAM role",
+        "description": "For ecs_ram_role, e.g. clarityq-admin. Default: ALIBABA_CLOUD_ECS_METADATA, else the role "
+        "the metadata service names.",
+        "schema": dict(_OPTIONAL_STRING),
+    },
+    "ecs_metadata_endpoint": {
+        "label": "ECS metadata endpoint",
+        "description": "For ecs_ram_role: leave empty for the instance metadata service (100.100.100.200). A URL "
+        "here, e.g. http://127.0.0.1:8300, receives the metadata requests as an HTTP proxy would.",
         "schema": dict(_OPTIONAL_STRING),
     },
     "role_session_name": {

@@ -24,9 +24,10 @@ Derived values:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
@@ -37,7 +38,10 @@ from airflow_provider_clarityq.core.identifiers import (
     parse_service_endpoint,
     validate_access_key_id,
     validate_endpoint_url,
+    validate_oidc_provider_arn,
+    validate_oidc_token_file,
     validate_project_name,
+    validate_ram_role_name,
     validate_region,
     validate_role_arn,
     validate_role_session_name,
@@ -47,11 +51,13 @@ from airflow_provider_clarityq.core.validation import checked_by
 
 __all__ = [
     "CONN_TYPE",
+    "CREDENTIAL_SOURCES",
     "DEFAULT_RAM_ENDPOINT",
     "DEFAULT_ROLE_SESSION_NAME",
     "EXTRA_FIELDS",
     "FIELD_LABELS",
     "AuthMode",
+    "CredentialSourceName",
     "MaxComputeSettings",
     "default_sts_endpoint",
     "parse_connection",
@@ -65,9 +71,14 @@ ENDPOINT_EXAMPLE = "https://service.cn-shanghai.maxcompute.aliyun.com/api"
 
 #: Extra keys accepted in ``Connection.extra`` with their form labels (same as ``get_provider_info``).
 EXTRA_FIELDS: Mapping[str, str] = {
+    "credential_source": "Credential source",
     "sts_token": "STS security token",
     "region": "Region",
     "role_arn": "Role ARN (AssumeRole)",
+    "oidc_provider_arn": "OIDC provider ARN (RRSA)",
+    "oidc_token_file": "OIDC token file (RRSA)",
+    "ecs_role_name": "ECS instance RAM role",
+    "ecs_metadata_endpoint": "ECS metadata endpoint",
     "role_session_name": "Role session name",
     "tunnel_endpoint": "Tunnel endpoint",
     "ram_endpoint": "RAM endpoint",
@@ -98,7 +109,20 @@ _REGION_HOST_RE = re.compile(
     r"service\.(?P<region>[a-z0-9-]+)\.(?:maxcompute|odps)\.aliyun(?:-inc)?\.com", re.IGNORECASE
 )
 
-AuthMode = Literal["access_key", "sts_token", "assume_role"]
+#: Where the credentials come from (``credential_source`` extra); see docs/credentials.md.
+CredentialSourceName = Literal["static", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"]
+CREDENTIAL_SOURCES: tuple[str, ...] = get_args(CredentialSourceName)
+#: Sources that sign with the connection's own AccessKey (login / password).
+_ACCESS_KEY_SOURCES = ("static", "assume_role")
+#: The standard environment variables a source falls back to, by settings field.
+ENV_DEFAULTS: Mapping[str, str] = {
+    "role_arn": "ALIBABA_CLOUD_ROLE_ARN",
+    "oidc_provider_arn": "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+    "oidc_token_file": "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    "ecs_role_name": "ALIBABA_CLOUD_ECS_METADATA",
+}
+
+AuthMode = Literal["access_key", "sts_token", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"]
 
 
 def _conn_error(field: str, problem: str, fix: str) -> ConfigurationError:
@@ -158,8 +182,10 @@ class MaxComputeSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    access_key_id: Annotated[str, checked_by(validate_access_key_id)]
-    access_key_secret: Annotated[SecretStr, checked_by(_secret)]
+    credential_source: CredentialSourceName = "static"
+    #: The connection's AccessKey: required for ``static`` and ``assume_role``, absent otherwise.
+    access_key_id: Annotated[str | None, checked_by(validate_access_key_id, optional=True)] = None
+    access_key_secret: Annotated[SecretStr | None, checked_by(_secret, optional=True)] = None
     endpoint: Annotated[str, checked_by(validate_endpoint_url)]
     project: Annotated[str, checked_by(validate_project_name)]
     ram_endpoint: ServiceEndpoint
@@ -171,10 +197,17 @@ class MaxComputeSettings(BaseModel):
     role_session_name: Annotated[str, checked_by(validate_role_session_name)] = DEFAULT_ROLE_SESSION_NAME
     tunnel_endpoint: Annotated[str | None, checked_by(validate_endpoint_url, optional=True)] = None
     default_schema: Annotated[str | None, checked_by(validate_schema_name, optional=True)] = None
+    oidc_provider_arn: Annotated[str | None, checked_by(validate_oidc_provider_arn, optional=True)] = None
+    oidc_token_file: Annotated[str | None, checked_by(validate_oidc_token_file, optional=True)] = None
+    ecs_role_name: Annotated[str | None, checked_by(validate_ram_role_name, optional=True)] = None
+    #: None: the instance metadata service at its fixed address (``http://100.100.100.200``).
+    ecs_metadata_endpoint: ServiceEndpoint | None = None
 
-    @field_validator("ram_endpoint", "sts_endpoint", mode="before")
+    @field_validator("ram_endpoint", "sts_endpoint", "ecs_metadata_endpoint", mode="before")
     @classmethod
-    def _v_service_endpoint(cls, value: object) -> ServiceEndpoint:
+    def _v_service_endpoint(cls, value: object) -> ServiceEndpoint | None:
+        if value is None:
+            return None
         if isinstance(value, tuple) and len(value) == 2:
             protocol, host = value
             value = f"{protocol}://{host}"
@@ -187,16 +220,23 @@ class MaxComputeSettings(BaseModel):
 
     @property
     def auth_mode(self) -> AuthMode:
-        """How requests are authenticated: AssumeRole beats an STS token, which beats a plain AK."""
+        """How requests are authenticated: the credential source, with ``static`` split by STS token."""
+        if self.credential_source != "static":
+            return self.credential_source
         if self.role_arn:
             return "assume_role"
         if self.sts_token is not None:
             return "sts_token"
         return "access_key"
 
+    @property
+    def uses_access_key(self) -> bool:
+        """Whether requests are signed with (or via AssumeRole from) the connection's own AccessKey."""
+        return self.credential_source in _ACCESS_KEY_SOURCES
+
     def secret_values(self) -> tuple[str, ...]:
         """The plain secret strings (for registering with a log masker or scrubbing messages)."""
-        values = [self.access_key_secret.get_secret_value()]
+        values = [self.access_key_secret.get_secret_value()] if self.access_key_secret is not None else []
         if self.sts_token is not None:
             values.append(self.sts_token.get_secret_value())
         return tuple(values)
@@ -208,6 +248,7 @@ class MaxComputeSettings(BaseModel):
             "endpoint": self.endpoint,
             "region": self.effective_region,
             "auth_mode": self.auth_mode,
+            "credential_source": self.credential_source,
             "role_arn": self.role_arn,
         }
 
@@ -302,11 +343,13 @@ def _readdress(err: ConfigurationError, settings_field: str) -> ConfigurationErr
     return err.for_field(field, label=FIELD_LABELS.get(field), context="Connection field")
 
 
-def parse_connection(fields: Mapping[str, Any]) -> MaxComputeSettings:
+def parse_connection(fields: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> MaxComputeSettings:
     """Validate a connection given as plain fields and derive region and service endpoints.
 
     :param fields: ``login``, ``password``, ``host``, ``schema``, optional ``port`` and ``extra``
         (a mapping or a JSON string), as stored on an Airflow connection.
+    :param env: where the standard ``ALIBABA_CLOUD_*`` defaults of the RRSA and ECS sources are read
+        (default: this process's environment, i.e. the worker's pod or instance).
     :raises ConfigurationError: naming the connection field and the fix; never containing a secret.
     """
     secrets: list[str | None] = []
@@ -316,9 +359,7 @@ def parse_connection(fields: Mapping[str, Any]) -> MaxComputeSettings:
     try:
         extras = _normalise_extras(_load_extra(fields.get("extra")))
         secrets.append(extras.get("sts_token"))
-
-        access_key_id = _required_text(fields, "login")
-        secret = _required_text(fields, "password")
+        source = _credential_source(extras)
         host = _required_text(fields, "host")
         project = _required_text(fields, "schema")
         port = fields.get("port")
@@ -344,18 +385,17 @@ def parse_connection(fields: Mapping[str, Any]) -> MaxComputeSettings:
                 )
 
         values: dict[str, Any] = {
-            "access_key_id": access_key_id,
-            "access_key_secret": secret,
+            "credential_source": source,
             "endpoint": endpoint,
             "project": project,
             "ram_endpoint": extras.get("ram_endpoint") or DEFAULT_RAM_ENDPOINT,
             "sts_endpoint": extras.get("sts_endpoint") or default_sts_endpoint(region or derived_region),
-            "sts_token": extras.get("sts_token"),
             "region": region,
             "role_arn": extras.get("role_arn"),
             "role_session_name": extras.get("role_session_name") or DEFAULT_ROLE_SESSION_NAME,
             "tunnel_endpoint": extras.get("tunnel_endpoint"),
             "default_schema": extras.get("default_schema"),
+            **_source_values(source, fields, extras, os.environ if env is None else env),
         }
         try:
             return MaxComputeSettings(**values)
@@ -363,6 +403,70 @@ def parse_connection(fields: Mapping[str, Any]) -> MaxComputeSettings:
             raise _from_validation_error(exc) from None
     except ConfigurationError as err:
         raise err.redacted(secrets) from None
+
+
+def _credential_source(extras: Mapping[str, str]) -> CredentialSourceName:
+    """The ``credential_source`` extra; without it, ``assume_role`` when a Role ARN is set, else ``static``."""
+    name = extras.get("credential_source")
+    if name is None:
+        return "assume_role" if extras.get("role_arn") else "static"
+    if name not in CREDENTIAL_SOURCES:
+        raise _conn_error(
+            "credential_source",
+            f"is {name[:40]!a}, not a known credential source",
+            f"use one of {', '.join(CREDENTIAL_SOURCES)}",
+        )
+    return name  # type: ignore[return-value]
+
+
+_SOURCE_EXTRAS: Mapping[str, tuple[str, ...]] = {
+    "static": ("sts_token",),
+    "assume_role": ("sts_token", "role_arn"),
+    "oidc_role_arn": ("role_arn", "oidc_provider_arn", "oidc_token_file"),
+    "ecs_ram_role": ("role_arn", "ecs_role_name", "ecs_metadata_endpoint"),
+    "default_chain": ("role_arn", "ecs_metadata_endpoint"),
+}
+
+
+def _source_values(
+    source: CredentialSourceName, fields: Mapping[str, Any], extras: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """The settings of one credential source; a value another source would use is refused, not ignored."""
+    own = _SOURCE_EXTRAS[source]
+    for name in ("sts_token", "oidc_provider_arn", "oidc_token_file", "ecs_role_name", "ecs_metadata_endpoint"):
+        if name in extras and name not in own:
+            raise _conn_error(name, f"is set but the credential source {source} does not use it", "remove it")
+    if source in _ACCESS_KEY_SOURCES:
+        values: dict[str, Any] = {
+            "access_key_id": _required_text(fields, "login"),
+            "access_key_secret": _required_text(fields, "password"),
+            "sts_token": extras.get("sts_token"),
+        }
+        if source == "assume_role" and not extras.get("role_arn"):
+            raise _conn_error(
+                "role_arn", "is empty", "set the ARN of the role to assume, or use credential_source static"
+            )
+        return values
+    for name in ("login", "password"):
+        if str(fields.get(name) or "").strip():
+            raise _conn_error(
+                name,
+                f"is set, but the credential source {source} signs without the connection's AccessKey",
+                f"clear {FIELD_LABELS[name]}, or set credential_source to static",
+            )
+    values = {name: extras.get(name) or env.get(var) or None for name, var in ENV_DEFAULTS.items() if name in own}
+    values["role_arn"] = extras.get("role_arn") or (values.get("role_arn") if source == "oidc_role_arn" else None)
+    if source == "oidc_role_arn":
+        for name in ("role_arn", "oidc_provider_arn", "oidc_token_file"):
+            if not values.get(name):
+                raise _conn_error(
+                    name,
+                    f"is empty and {ENV_DEFAULTS[name]} is not set",
+                    f"set {name} in the connection, or run the worker where RRSA sets {ENV_DEFAULTS[name]}",
+                )
+    if "ecs_metadata_endpoint" in own:
+        values["ecs_metadata_endpoint"] = extras.get("ecs_metadata_endpoint")
+    return values
 
 
 def _from_validation_error(exc: ValidationError) -> ConfigurationError:

@@ -9,9 +9,10 @@ source object serves both client families:
   calls :meth:`CredentialSource.get_credential` per request and reads ``access_key_id``,
   ``access_key_secret``, ``security_token`` and ``type`` from the result.
 
-Sources: :class:`StaticCredentials` (a RAM user's AccessKey, optionally with an STS security token)
-and :class:`AssumeRoleCredentials` (temporary credentials from STS AssumeRole, refreshed before they
-expire). Secrets never appear in ``repr``.
+Sources: :class:`StaticCredentials` (a RAM user's AccessKey, optionally with an STS security token),
+:class:`AssumeRoleCredentials` (temporary credentials from STS AssumeRole) and :class:`FetchedCredentials`
+(RRSA / OIDC, the ECS instance role, the default chain: no AccessKey in the connection), the last two
+refreshed before they expire by :class:`RefreshingCredentials`. Secrets never appear in ``repr``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ __all__ = [
     "AssumeRoleCredentials",
     "Credential",
     "CredentialSource",
+    "FetchedCredentials",
+    "FetcherFactory",
+    "RefreshingCredentials",
     "StaticCredentials",
     "credentials_from_settings",
 ]
@@ -143,16 +147,80 @@ class AssumeRoleCaller(Protocol):
     def __call__(self, base: Credential, *, role_arn: str, session_name: str, duration_seconds: int) -> Credential: ...
 
 
-class AssumeRoleCredentials(CredentialSource):
-    """Temporary credentials for ``role_arn``, obtained with the base credentials and cached.
+class RefreshingCredentials(CredentialSource):
+    """Temporary credentials fetched by :meth:`_fetch`, cached, and fetched again before they expire.
 
-    Refresh policy: a new AssumeRole call is made when less than ``max(300 s, 20 % of the lifetime)``
-    remains, but never earlier than half-way through the lifetime (so a short-lived or clock-skewed
-    answer is not re-requested on every signature). If a refresh fails while the cached credential is
-    still valid for at least ``min_remaining_on_error`` seconds, the cached one is used and the refresh
-    is retried on the next call; otherwise :class:`CredentialsError` is raised. Thread-safe: one lock
-    guards the cache, so concurrent callers trigger at most one AssumeRole.
+    Refresh policy: a new fetch is made when less than ``max(300 s, 20 % of the lifetime)`` remains, but
+    never earlier than half-way through the lifetime (so a short-lived or clock-skewed answer is not
+    re-requested on every signature). If a refresh fails while the cached credential is still valid for at
+    least ``min_remaining_on_error`` seconds, the cached one is used and the refresh is retried on the next
+    call; otherwise :class:`CredentialsError` is raised. A credential without an expiration (an AccessKey
+    found by the default chain) is kept. Thread-safe: one lock guards the cache, so concurrent callers
+    trigger at most one fetch.
     """
+
+    #: What the source is called in logs, messages and the health report.
+    source_name = "temporary"
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_new_secret: Callable[[str], None] | None = None,
+        min_remaining_on_error: float = 60.0,
+    ) -> None:
+        self._clock = clock
+        self._on_new_secret = on_new_secret
+        self._min_remaining_on_error = min_remaining_on_error
+        self._lock = threading.Lock()
+        self._cached: Credential | None = None
+        self._refresh_at = 0.0
+        #: Number of successful fetches (useful for health reports and tests).
+        self.refresh_count = 0
+
+    @staticmethod
+    def refresh_threshold(lifetime: float) -> float:
+        """Seconds before expiry at which a credential with ``lifetime`` seconds is refreshed."""
+        return max(MIN_REMAINING_SECONDS, REFRESH_FRACTION * lifetime)
+
+    def _fetch(self) -> Credential:
+        raise NotImplementedError
+
+    def get_credential(self) -> Credential:
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and now < self._refresh_at:
+                return self._cached
+            try:
+                fresh = self._fetch()
+            except CredentialsError:
+                cached = self._cached
+                if cached is not None and (cached.expiration or 0) - now >= self._min_remaining_on_error:
+                    log.warning(
+                        "Refreshing the %s credentials failed; using the cached ones, which expire in %d s.",
+                        self.source_name,
+                        int((cached.expiration or now) - now),
+                    )
+                    return cached
+                raise
+            if fresh.expiration is None:
+                self._refresh_at = float("inf")
+            else:
+                lifetime = max(fresh.expiration - now, 0.0)
+                self._refresh_at = now + max(lifetime - self.refresh_threshold(lifetime), lifetime / 2)
+                log.info("New %s credentials, valid for %d s.", self.source_name, int(lifetime))
+            if self._on_new_secret is not None:
+                for secret in fresh.secret_values():
+                    self._on_new_secret(secret)
+            self._cached = fresh
+            self.refresh_count += 1
+            return fresh
+
+
+class AssumeRoleCredentials(RefreshingCredentials):
+    """Temporary credentials for ``role_arn``, obtained with the base credentials (STS AssumeRole)."""
+
+    source_name = "assume_role"
 
     def __init__(
         self,
@@ -166,59 +234,18 @@ class AssumeRoleCredentials(CredentialSource):
         on_new_secret: Callable[[str], None] | None = None,
         min_remaining_on_error: float = 60.0,
     ) -> None:
+        super().__init__(clock=clock, on_new_secret=on_new_secret, min_remaining_on_error=min_remaining_on_error)
         self._base = base
         self.role_arn = role_arn
         self.session_name = session_name
         self._assume_role = assume_role
         self.duration_seconds = duration_seconds
-        self._clock = clock
-        self._on_new_secret = on_new_secret
-        self._min_remaining_on_error = min_remaining_on_error
-        self._lock = threading.Lock()
-        self._cached: Credential | None = None
-        self._refresh_at = 0.0
-        #: Number of successful AssumeRole calls (useful for health reports and tests).
-        self.refresh_count = 0
 
     def __repr__(self) -> str:
         return (
             f"AssumeRoleCredentials(role_arn={self.role_arn!r}, session_name={self.session_name!r}, "
             f"cached={self._cached is not None})"
         )
-
-    @staticmethod
-    def refresh_threshold(lifetime: float) -> float:
-        """Seconds before expiry at which a credential with ``lifetime`` seconds is refreshed."""
-        return max(MIN_REMAINING_SECONDS, REFRESH_FRACTION * lifetime)
-
-    def get_credential(self) -> Credential:
-        with self._lock:
-            now = self._clock()
-            if self._cached is not None and now < self._refresh_at:
-                return self._cached
-            try:
-                fresh = self._fetch()
-            except CredentialsError:
-                cached = self._cached
-                if cached is not None and (cached.expiration or 0) - now >= self._min_remaining_on_error:
-                    log.warning(
-                        "Refreshing temporary credentials for %s failed; using the cached ones, which expire in %d s.",
-                        self.role_arn,
-                        int((cached.expiration or now) - now),
-                    )
-                    return cached
-                raise
-            lifetime = max((fresh.expiration or now) - now, 0.0)
-            self._refresh_at = now + max(lifetime - self.refresh_threshold(lifetime), lifetime / 2)
-            self._cached = fresh
-            self.refresh_count += 1
-            log.info(
-                "Assumed role %s (session %s); temporary credentials valid for %d s.",
-                self.role_arn,
-                self.session_name,
-                int(lifetime),
-            )
-            return fresh
 
     def _fetch(self) -> Credential:
         base = self._base.get_credential()
@@ -238,9 +265,6 @@ class AssumeRoleCredentials(CredentialSource):
                 f"STS AssumeRole for {self.role_arn} returned no security token or expiration: "
                 "check the STS endpoint in the connection."
             )
-        if self._on_new_secret is not None:
-            for secret in fresh.secret_values():
-                self._on_new_secret(secret)
         return fresh
 
     def _failure(self, exc: BaseException, base: Credential) -> str:
@@ -254,22 +278,64 @@ class AssumeRoleCredentials(CredentialSource):
         )
 
 
+class FetchedCredentials(RefreshingCredentials):
+    """Credentials a fetcher obtains without any AccessKey of the connection: RRSA, the ECS role, the chain.
+
+    The fetcher (built in ``core.alibaba.federated``, where the SDKs live) raises :class:`CredentialsError`
+    with the fix; each call must fetch anew (caching and refresh are done here, on this object's clock).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Credential],
+        *,
+        source_name: str,
+        clock: Callable[[], float] = time.time,
+        on_new_secret: Callable[[str], None] | None = None,
+        min_remaining_on_error: float = 60.0,
+    ) -> None:
+        super().__init__(clock=clock, on_new_secret=on_new_secret, min_remaining_on_error=min_remaining_on_error)
+        self._fetcher = fetch
+        self.source_name = source_name
+
+    def __repr__(self) -> str:
+        return f"FetchedCredentials(source={self.source_name!r}, cached={self._cached is not None})"
+
+    def _fetch(self) -> Credential:
+        return self._fetcher()
+
+
+#: Builds the fetcher of a source that needs no AccessKey (``core.alibaba.federated.fetcher_for``).
+FetcherFactory = Callable[["MaxComputeSettings"], Callable[[], Credential]]
+
+
 def credentials_from_settings(
     settings: MaxComputeSettings,
     *,
     assume_role: AssumeRoleCaller | None = None,
+    fetcher_for: FetcherFactory | None = None,
     on_new_secret: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CredentialSource:
     """The credential source a connection asks for.
 
-    The static AccessKey (plus STS token if given) is the base. With a role ARN, the result is an
-    :class:`AssumeRoleCredentials` on top of it; ``assume_role`` must then be given (see
-    ``core.alibaba.clients.sts_assume_role_caller``).
+    ``static`` / ``assume_role``: the connection's AccessKey (plus STS token if given) is the base. The
+    other sources fetch temporary credentials through ``fetcher_for``. With a role ARN (other than the
+    RRSA role itself), the result is an :class:`AssumeRoleCredentials` on top of the base; ``assume_role``
+    must then be given (see ``core.alibaba.clients.sts_assume_role_caller``).
     """
-    token = settings.sts_token.get_secret_value() if settings.sts_token is not None else None
-    base = StaticCredentials(settings.access_key_id, settings.access_key_secret.get_secret_value(), token)
-    if not settings.role_arn:
+    base: CredentialSource
+    if settings.uses_access_key:
+        assert settings.access_key_id is not None and settings.access_key_secret is not None  # parse_connection
+        token = settings.sts_token.get_secret_value() if settings.sts_token is not None else None
+        base = StaticCredentials(settings.access_key_id, settings.access_key_secret.get_secret_value(), token)
+    else:
+        if fetcher_for is None:
+            raise ValueError(f"the credential source {settings.credential_source} needs a fetcher factory")
+        base = FetchedCredentials(
+            fetcher_for(settings), source_name=settings.credential_source, clock=clock, on_new_secret=on_new_secret
+        )
+    if not settings.role_arn or settings.credential_source == "oidc_role_arn":
         return base
     if assume_role is None:
         raise ValueError("a role ARN is set, so an assume_role caller is required")

@@ -139,7 +139,23 @@ class InvalidIdentifierError(ConfigurationError):
 
 
 class CredentialsError(ClarityQError):
-    """Credentials could not be obtained, e.g. STS AssumeRole was refused or unreachable."""
+    """Credentials could not be obtained, e.g. STS AssumeRole was refused or unreachable.
+
+    ``diagnosis`` is the health report's code for it and ``fix`` the remediation, when the source knows
+    them better than the generic AssumeRole advice (a bad OIDC token file, an untrusted issuer...).
+    """
+
+    def __init__(self, message: str, *, diagnosis: str = "ASSUME_ROLE_FAILED", fix: str | None = None) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_credentials_error, (str(self), self.diagnosis, self.fix))
+
+
+def _rebuild_credentials_error(message: str, diagnosis: str, fix: str | None) -> CredentialsError:
+    return CredentialsError(message, diagnosis=diagnosis, fix=fix)
 
 
 # --------------------------------------------------------------------------------------------------

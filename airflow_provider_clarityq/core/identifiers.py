@@ -23,6 +23,8 @@ principal                 ``ALIYUN$<account>``, ``RAM$<account>:<user-or-uid>``,
 region                    ``[a-z0-9-]``, letter first; 2-64 chars                     lower
 role ARN                  ``acs:ram::<uid>:role/<ram-role>``                          as given
 role session name         ``[A-Za-z0-9.@_-]``; 2-64 chars (STS RoleSessionName)       as given
+OIDC provider ARN         ``acs:ram::<uid>:oidc-provider/<name>``                     as given
+OIDC token file           absolute path of ``[A-Za-z0-9._/@+=,:-]``; up to 1024 chars   as given
 AccessKey ID              ``[A-Za-z0-9._-]``; 1-128 chars (``LTAI...``, ``STS....``)  as given
 ========================  ==========================================================  ==========
 
@@ -52,6 +54,8 @@ __all__ = [
     "validate_access_key_id",
     "validate_account",
     "validate_endpoint_url",
+    "validate_oidc_provider_arn",
+    "validate_oidc_token_file",
     "validate_package_name",
     "validate_principal",
     "validate_project_name",
@@ -203,6 +207,17 @@ RULES: dict[str, NameRule] = {
         re.compile(r"[A-Za-z0-9.@_-]{2,64}"),
         "use 2-64 letters, digits, '.', '@', '_' or '-' (e.g. clarityq-airflow)",
     ),
+    "oidc_provider_arn": NameRule(
+        "RAM OIDC provider ARN",
+        re.compile(r"acs:ram::[0-9]{1,32}:oidc-provider/[A-Za-z0-9._-]{1,128}"),
+        "copy the ARN from the OIDC provider's page in the RAM console (SSO -> OIDC), e.g. "
+        "acs:ram::1234567890123456:oidc-provider/ack-rrsa-c123",
+    ),
+    "oidc_token_file": NameRule(
+        "absolute path of the OIDC token file",
+        re.compile(r"/[A-Za-z0-9._/@+=,:-]{0,1023}"),
+        "give the absolute path the token is mounted at, e.g. /var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token",
+    ),
     # Sent in request headers, so anything else (':', '/', spaces) is refused.
     "access_key_id": NameRule(
         "AccessKey ID",
@@ -270,6 +285,16 @@ def validate_role_arn(value: object, *, field: str = "role_arn") -> str:
 def validate_role_session_name(value: object, *, field: str = "role_session_name") -> str:
     """STS RoleSessionName: ``[A-Za-z0-9.@_-]``, 2-64 characters."""
     return RULES["role_session_name"].check(value, field)
+
+
+def validate_oidc_provider_arn(value: object, *, field: str = "oidc_provider_arn") -> str:
+    """``acs:ram::<uid>:oidc-provider/<name>`` (RRSA names it ``ack-rrsa-<cluster id>``)."""
+    return RULES["oidc_provider_arn"].check(value, field)
+
+
+def validate_oidc_token_file(value: object, *, field: str = "oidc_token_file") -> str:
+    """An absolute path of plain characters: it is only opened, never passed to a shell or a statement."""
+    return RULES["oidc_token_file"].check(value, field)
 
 
 def validate_access_key_id(value: object, *, field: str = "access_key_id") -> str:

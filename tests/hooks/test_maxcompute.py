@@ -22,6 +22,7 @@ import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
+from airflow_provider_clarityq.core.connection import EXTRA_FIELDS
 from airflow_provider_clarityq.core.errors import ConfigurationError, InvalidIdentifierError
 from airflow_provider_clarityq.hooks.maxcompute import MaxComputeHook
 
@@ -170,16 +171,7 @@ def test_providers_manager_registers_the_hook_and_the_form() -> None:
         for name, info in manager.connection_form_widgets.items()
         if name.startswith("extra__clarityq_maxcompute__")
     }
-    assert set(widgets) == {
-        "sts_token",
-        "region",
-        "role_arn",
-        "role_session_name",
-        "tunnel_endpoint",
-        "ram_endpoint",
-        "sts_endpoint",
-        "default_schema",
-    }
+    assert set(widgets) == set(EXTRA_FIELDS)  # the form and the parser accept the same keys
     assert widgets["sts_token"].is_sensitive
     assert [name for name, info in widgets.items() if info.is_sensitive] == ["sts_token"]
     assert widgets["role_arn"].field["schema"]["title"] == "Role ARN (AssumeRole)"

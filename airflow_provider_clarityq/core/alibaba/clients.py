@@ -146,7 +146,7 @@ def build_odps(settings: MaxComputeSettings, credentials: CredentialSource) -> A
 
 def _openapi_config(
     settings: MaxComputeSettings,
-    credentials: CredentialSource,
+    credentials: CredentialSource | None,
     endpoint: ServiceEndpoint,
     *,
     connect_timeout_ms: int,
@@ -182,13 +182,13 @@ def _openapi_config(
 def build_openapi_client(
     service: str,
     settings: MaxComputeSettings,
-    credentials: CredentialSource,
+    credentials: CredentialSource | None,
     *,
     connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
     read_timeout_ms: int = DEFAULT_READ_TIMEOUT_MS,
 ) -> Any:
     """The RAM (``alibabacloud_ram20150501``) or STS (``alibabacloud_sts20150401``) client for the connection's
-    endpoint of that service."""
+    endpoint of that service (``credentials`` None: for anonymous actions such as AssumeRoleWithOIDC)."""
     if service == "ram":
         from alibabacloud_ram20150501.client import Client
 
@@ -274,9 +274,12 @@ class ClientBundle:
         from airflow_provider_clarityq.core.credentials import credentials_from_settings
 
         self.settings = settings
+        from airflow_provider_clarityq.core.alibaba.federated import fetcher_for
+
         self.credentials = credentials or credentials_from_settings(
             settings,
             assume_role=sts_assume_role_caller(settings) if settings.role_arn else None,
+            fetcher_for=lambda s: fetcher_for(s, lambda: build_openapi_client("sts", s, None)),
             on_new_secret=on_new_secret,
         )
         self._lock = threading.Lock()

@@ -56,7 +56,7 @@ from airflow_provider_clarityq.core.health.remediation import (
     diagnose,
     mask_key_id,
 )
-from airflow_provider_clarityq.core.health.report import Category, Status
+from airflow_provider_clarityq.core.health.report import Category, Status, format_timestamp
 from airflow_provider_clarityq.core.identifiers import validate_table_name
 
 __all__ = ["BUILTIN_CHECKS", "CheckSpec", "CheckState", "Outcome", "probe_query", "validation_spec"]
@@ -116,7 +116,13 @@ class CheckSpec:
 
 
 def check_authentication(probe: Probe, state: CheckState) -> Outcome:
-    """Seed 000: "Alibaba Cloud authentication succeeds"."""
+    """Seed 000: "Alibaba Cloud authentication succeeds" (credentials obtained first: a bad source fails here)."""
+    credential = probe.credential_info()
+    source = {"credential_source": credential.source, "credentials_expire_at": None}
+    obtained = f"credentials from {credential.source}"
+    if credential.expires_at is not None:
+        source["credentials_expire_at"] = format_timestamp(credential.expires_at)
+        obtained += f", temporary, expiring {source['credentials_expire_at']}"
     via = "STS GetCallerIdentity"
     try:
         identity: CallerIdentity | None = probe.caller_identity()
@@ -126,11 +132,21 @@ def check_authentication(probe: Probe, state: CheckState) -> Outcome:
         sts_problem = diagnose(exc, state.ctx).message
         identity, via = _identity_from_maxcompute(probe, state), f"MaxCompute (STS unavailable: {sts_problem})"
     if identity is None:
-        return Outcome("pass", "OK", f"the AccessKey is valid: MaxCompute accepted its signature (via {via})")
+        return Outcome(
+            "pass",
+            "OK",
+            f"the credentials are valid: MaxCompute accepted their signature (via {via}; {obtained})",
+            details=source,
+        )
     state.identity = identity
     state.ctx = replace(state.ctx, principal=identity.principal)
-    details = {"principal": identity.principal, "identity_type": identity.identity_type, "via": via.split(" (")[0]}
-    return Outcome("pass", "OK", f"authenticated as {identity.describe()} via {via}", details=details)
+    details = {
+        "principal": identity.principal,
+        "identity_type": identity.identity_type,
+        "via": via.split(" (")[0],
+        **source,
+    }
+    return Outcome("pass", "OK", f"authenticated as {identity.describe()} via {via} ({obtained})", details=details)
 
 
 def _identity_from_maxcompute(probe: Probe, state: CheckState) -> CallerIdentity | None:

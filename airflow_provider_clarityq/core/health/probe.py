@@ -24,7 +24,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity, caller_identity
@@ -34,6 +34,7 @@ from airflow_provider_clarityq.core.health.protocol import (
     DOWNLOAD_CONTROL_PROPERTY,
     AccessKeyInfo,
     Column,
+    CredentialInfo,
     ProjectInfo,
     QueryResult,
     TableInfo,
@@ -62,7 +63,8 @@ class MaxComputeProbe:
         self.bundle = bundle
         self.project: str = settings.project
         self.endpoint: str = settings.endpoint
-        self.access_key_id: str = settings.access_key_id
+        self.access_key_id: str = settings.access_key_id or ""
+        self._auth_mode: str = settings.auth_mode
         self.secrets = tuple(s for s in settings.secret_values() if s)
         self.query_timeout_s = query_timeout_s
         self.poll_interval_s = poll_interval_s
@@ -78,6 +80,16 @@ class MaxComputeProbe:
 
     def caller_identity(self) -> CallerIdentity:
         return caller_identity(self._client("sts"))
+
+    def credential_info(self) -> CredentialInfo:
+        credential = self.bundle.credentials.get_credential()
+        self.access_key_id = self.access_key_id or credential.access_key_id
+        self.secrets = tuple(dict.fromkeys((*self.secrets, *credential.secret_values())))
+        expires = credential.expiration
+        return CredentialInfo(
+            source=credential.provider_name or self._auth_mode,
+            expires_at=datetime.fromtimestamp(expires, tz=timezone.utc) if expires is not None else None,
+        )
 
     def whoami(self) -> Whoami:
         answer = self._client("odps").execute_security_query("whoami", project=self.project)

@@ -15,6 +15,7 @@ __all__ = [
     "DOWNLOAD_CONTROL_PROPERTY",
     "AccessKeyInfo",
     "Column",
+    "CredentialInfo",
     "Probe",
     "ProjectInfo",
     "QueryResult",
@@ -24,6 +25,15 @@ __all__ = [
 
 #: The project property that turns download control on (seed 001; reference section 2).
 DOWNLOAD_CONTROL_PROPERTY = "odps.security.enabledownloadprivilege"
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """Where the connection's credentials came from (``static``, ``oidc_role_arn``, ``default_chain/...``)
+    and, for temporary ones, when they expire."""
+
+    source: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class Probe(Protocol):
     secrets: tuple[str, ...]
 
     def caller_identity(self) -> CallerIdentity: ...
+
+    def credential_info(self) -> CredentialInfo: ...
 
     def whoami(self) -> Whoami: ...
 

@@ -288,12 +288,15 @@ def diagnose(exc: BaseException, ctx: RemediationContext, *, missing: str | None
             "add`, or an AIRFLOW_CONN_<ID> variable) with type clarityq_maxcompute and the reader's AccessKey.",
         )
     if "CredentialsError" in _class_names(exc):
+        fix = getattr(exc, "fix", None) or (
+            "fix the connection's Role ARN (role_arn) or the role's trust policy, or clear role_arn to use the "
+            "AccessKey directly."
+        )
         return Diagnosis(
-            "ASSUME_ROLE_FAILED",
+            str(getattr(exc, "diagnosis", None) or "ASSUME_ROLE_FAILED"),
             "config",
             f"authentication failed: {detail}",
-            "fix the connection's Role ARN (role_arn) or the role's trust policy, or clear role_arn to use the "
-            "AccessKey directly.",
+            redact(fix, secrets),
         )
     if isinstance(exc, ClarityQError):
         return Diagnosis("CONFIGURATION_ERROR", "config", detail, "fix the setting named in the message.")

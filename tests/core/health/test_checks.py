@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_clarityq.core.alibaba.identity import CallerIdentity
-from airflow_provider_clarityq.core.errors import ConfigurationError
+from airflow_provider_clarityq.core.errors import ConfigurationError, CredentialsError
 from airflow_provider_clarityq.core.health.checks import probe_query
 from airflow_provider_clarityq.core.health.options import CHECK_NAMES, HealthOptions, ValidationQuery
 from airflow_provider_clarityq.core.health.protocol import (
     AccessKeyInfo,
     Column,
+    CredentialInfo,
     ProjectInfo,
     QueryResult,
     TableInfo,
@@ -108,6 +109,7 @@ class FakeProbe:
     grants: object = field(default_factory=lambda: CLEAN_GRANTS)
     user_label: int = 0
     download_control: bool = False
+    credential: CredentialInfo = field(default_factory=lambda: CredentialInfo("access_key"))
     keys: list[AccessKeyInfo] = field(default_factory=lambda: [AccessKeyInfo(KEY, "Active", NOW - timedelta(days=10))])
     results: dict[str, QueryResult] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
@@ -124,6 +126,10 @@ class FakeProbe:
     def caller_identity(self) -> CallerIdentity:
         self._enter("caller_identity")
         return self.identity
+
+    def credential_info(self) -> CredentialInfo:
+        self._enter("credential_info")
+        return self.credential
 
     def whoami(self) -> Whoami:
         self._enter("whoami")
@@ -214,6 +220,7 @@ def test_the_four_seed_checks_make_five_probe_calls() -> None:
         "query_works",
     ]
     assert [name for name, _ in probe.calls] == [
+        "credential_info",  # no request for an AccessKey; the credential fetch for temporary sources
         "caller_identity",
         "get_project",
         "list_tables",
@@ -261,7 +268,35 @@ def test_authentication_failure_blocks_everything_else() -> None:
     for name in CHECK_NAMES[1:]:
         assert report.check(name).status == "skipped" and report.check(name).code == "BLOCKED"
     assert report.summary_line().startswith("CONFIG_ERROR: authentication failed: the AccessKey Secret")
-    assert [name for name, _ in probe.calls] == ["caller_identity"]
+    assert [name for name, _ in probe.calls] == ["credential_info", "caller_identity"]
+
+
+def test_temporary_credentials_name_their_source_and_expiry() -> None:
+    expires = NOW + timedelta(minutes=50)
+    probe = FakeProbe(credential=CredentialInfo("oidc_role_arn", expires))
+    auth = run(probe).check("authentication")
+    assert "credentials from oidc_role_arn, temporary, expiring 2026-11-23T12:50:00.000Z" in auth.message
+    assert auth.details["credential_source"] == "oidc_role_arn"
+    assert auth.details["credentials_expire_at"] == "2026-11-23T12:50:00.000Z"
+
+
+def test_a_credential_source_failure_is_a_config_error_before_any_request() -> None:
+    failure = CredentialsError(
+        "the OIDC token in /var/run/token expired at 2026-11-23T11:00:00Z",
+        diagnosis="OIDC_TOKEN_EXPIRED",
+        fix="check that oidc_token_file is the path the RRSA volume is mounted at",
+    )
+    probe = FakeProbe(errors={"credential_info": failure})
+    report = run(probe)
+    auth = report.check("authentication")
+    assert (report.verdict, auth.status, auth.code, auth.category) == (
+        "CONFIG_ERROR",
+        "fail",
+        "OIDC_TOKEN_EXPIRED",
+        "config",
+    )
+    assert "oidc_token_file" in (auth.remediation or "")
+    assert [name for name, _ in probe.calls] == ["credential_info"]
 
 
 def test_sts_unreachable_falls_back_to_maxcompute_whoami() -> None:
