@@ -59,7 +59,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "file, then the ECS role. Leave AccessKey ID and Secret empty for the last three.",
         "schema": {
             "type": ["string", "null"],
-            "enum": [None, "static", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"],
+            "examples": ["static", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"],
         },
     },
     "sts_token": {

@@ -31,9 +31,14 @@ CONN_TYPE_LABEL = "ClarityQ MaxCompute"
 #: The labels ClarityQ's connection form must show (standard fields relabelled, then the extras).
 STANDARD_LABELS = ("Endpoint", "AccessKey ID", "AccessKey Secret", "Project name")
 EXTRA_LABELS = (
+    "Credential source",
     "STS security token",
     "Region",
     "Role ARN (AssumeRole)",
+    "OIDC provider ARN (RRSA)",
+    "OIDC token file (RRSA)",
+    "ECS instance RAM role",
+    "ECS metadata endpoint",
     "Role session name",
     "Tunnel endpoint",
     "RAM endpoint",
