@@ -3,7 +3,8 @@
 The real Alibaba SDKs POST to ``/`` with the action and version in ``x-acs-*`` headers
 (ACS3-HMAC-SHA256) or in the query (v2 RPC, HMAC-SHA1). :func:`handle` verifies the signature
 against the :class:`~.identity.IdentityStore`, dispatches to ``ram``/``sts`` and always answers
-with JSON, so the SDK keeps the status and code of every error. No unsigned request is served.
+with JSON, so the SDK keeps the status and code of every error. The one unsigned request served is
+STS ``AssumeRoleWithOIDC``, whose proof is the OIDC token (as on Alibaba Cloud).
 """
 
 from __future__ import annotations
@@ -131,14 +132,19 @@ def handle(request: Request, identity: IdentityStore) -> AcsResult:
         params, pairs = _parameters(request)
         signed_v2 = not request.header("authorization") and "Signature" in params
         service, action = _route(request, params, signed_v2)
-        key = (
-            _authenticate_v2(request, pairs, params, identity)
-            if signed_v2
-            else _authenticate_acs3(request, pairs, identity)
-        )
-        key_id = key.access_key_id
-        identity.record_key_use(key.access_key_id, service)
-        payload, mutated = _HANDLERS[service][action](params, key.caller, identity)
+        if service == "sts" and action in sts.ANONYMOUS_ACTIONS and not signed_v2:
+            if request.header("authorization"):
+                raise AcsError("InvalidParameter", f"{action} is called without a signature.")
+            payload, mutated = sts.assume_role_with_oidc(params, identity)
+        else:
+            key = (
+                _authenticate_v2(request, pairs, params, identity)
+                if signed_v2
+                else _authenticate_acs3(request, pairs, identity)
+            )
+            key_id = key.access_key_id
+            identity.record_key_use(key.access_key_id, service)
+            payload, mutated = _HANDLERS[service][action](params, key.caller, identity)
     except AcsError as exc:
         logger.info("%s %s by %s refused: %s", service, action or "-", key_id, exc.code)
         response = error_response(service, exc.code, exc.message, exc.status, request_id=request_id)

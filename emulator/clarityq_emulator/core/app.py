@@ -15,8 +15,9 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarityq_emulator.acs import protocol as acs
 from clarityq_emulator.core.dispatch import SUPPORT_PREFIX, Emulator, fault_response
@@ -135,6 +136,25 @@ class ServiceEndpoint:
         await send_response(send, response, head=head)
 
 
+class AbsoluteFormTargets:
+    """Accept ``GET http://host/path`` request lines (RFC 9112 3.2.2: a server must), as HTTP proxy clients
+    send them: the path is taken from the URL and the host becomes the ``Host`` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].lower().startswith(("http://", "https://")):
+            from urllib.parse import unquote, urlsplit
+
+            target = urlsplit(scope["raw_path"].decode("latin-1"))
+            raw_path = (target.path or "/").encode("latin-1")
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"host"]
+            headers.append((b"host", target.netloc.encode("latin-1")))
+            scope = {**scope, "path": unquote(target.path or "/"), "raw_path": raw_path, "headers": headers}
+        await self.app(scope, receive, send)
+
+
 def create_app(emulator: Emulator, limits: Limits | None = None) -> Starlette:
     """The emulator's ASGI app; the server in :mod:`.server` adds the connection-level limits."""
     limits = limits or Limits()
@@ -142,5 +162,6 @@ def create_app(emulator: Emulator, limits: Limits | None = None) -> Starlette:
         routes=[
             Mount(SUPPORT_PREFIX, routes=support_routes(emulator, limits)),
             Route("/{path:path}", ServiceEndpoint(emulator, limits)),
-        ]
+        ],
+        middleware=[Middleware(AbsoluteFormTargets)],
     )

@@ -20,6 +20,7 @@ from clarityq_emulator.core.faults import Fault, FaultQueue
 from clarityq_emulator.core.http import Request, Response
 from clarityq_emulator.core.requestlog import RequestLog
 from clarityq_emulator.core.state import EmulatorState
+from clarityq_emulator.ecs.metadata import METADATA_PREFIX, MetadataService
 from clarityq_emulator.maxcompute import errors as odps_errors
 from clarityq_emulator.maxcompute.common import REST_PREFIX, TUNNEL_PREFIX
 from clarityq_emulator.maxcompute.errors import OdpsError
@@ -46,6 +47,8 @@ def describe(req: Request) -> tuple[str, str | None, str | None]:
         version = req.header("x-acs-version") or req.query.get("Version", "")
         service = "sts" if version == "2015-04-01" else "ram"
         return service, req.header("x-acs-action") or req.query.get("Action"), None
+    if req.path.startswith(METADATA_PREFIX):
+        return "ecs", None, None
     statement = None
     if req.method == "POST" and req.body and (req.path.endswith("/instances") or req.path.endswith("/authorization")):
         try:
@@ -63,6 +66,7 @@ class Emulator:
     def __init__(self, state: EmulatorState, security_handler: SecurityHandler | None = None) -> None:
         self.state = state
         self.maxcompute = MaxComputeService(state, security_handler)
+        self.metadata = MetadataService(lambda: state.identity)
         self.requests = RequestLog()
         self.faults = FaultQueue()
 
@@ -89,6 +93,8 @@ class Emulator:
                 if result.mutated:
                     self.state.save()
                 return result.response
+            if service == "ecs":
+                return self.metadata.handle(req)
             if req.path.startswith(REST_PREFIX + "/") or req.path == REST_PREFIX:
                 outcome = self.maxcompute.handle(req, tunnel_path=False)
             elif req.path.startswith(TUNNEL_PREFIX + "/"):

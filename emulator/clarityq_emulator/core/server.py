@@ -215,6 +215,14 @@ class RunningEmulator:
     def reset(self) -> None:
         self._support("POST", "/reset", {})
 
+    def mint_oidc_token(self, provider: str, subject: str, **claims: Any) -> str:
+        """An OIDC token signed by the seed's ``provider`` (``audience``, ``ttl_seconds``, ``issuer``,
+        ``foreign_key`` as ``POST /_emulator/oidc/token`` takes them)."""
+        answer: dict[str, str] = self._support(
+            "POST", "/oidc/token", {"provider": provider, "subject": subject, **claims}
+        )
+        return answer["token"]
+
 
 def build_emulator(
     *, seed: dict[str, Any] | str | Path | None = None, state_file: str | Path | None = None

@@ -6,6 +6,8 @@
 | ``POST /_emulator/faults`` / ``DELETE`` | queue a :class:`~.faults.Fault` / drop queued faults |
 | ``POST /_emulator/clock`` | ``{"advance": seconds}`` moves the clock (finite numbers only) |
 | ``POST /_emulator/reset`` | back to the seed: state, log, faults, clock |
+| ``POST /_emulator/oidc/token`` | an OIDC token the provider's issuer signed: ``{"token": ...}`` |
+| ``GET /_emulator/oidc/<provider>/jwks.json`` | the provider issuer's public keys |
 
 Bodies are JSON objects validated before anything changes: a bad one is a 400 whose ``error``
 names the field. Every answer is JSON.
@@ -34,6 +36,21 @@ class ClockChange:
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid", "allow_inf_nan": False}
 
     advance: Annotated[float, Ge(-MAX_OFFSET_S), Le(MAX_OFFSET_S)] = 0.0
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """``POST /_emulator/oidc/token``: what the issuer of OIDC provider ``provider`` should sign
+    (``foreign_key``: sign with another key, as a token of a different issuer would be)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    provider: str
+    subject: str
+    audience: str | None = None
+    ttl_seconds: Annotated[int, Ge(-86400), Le(86400)] = 3600
+    issuer: str | None = None
+    foreign_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,28 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
         emulator.reset()
         return JSONResponse({"reset": True})
 
+    async def mint_token(request: StarletteRequest) -> JSONResponse:
+        wanted = _validated(TokenRequest, await body_json(request))
+        identity = emulator.state.identity
+        if wanted.provider.lower() not in identity.federation.providers:
+            raise ValueError(f"provider: no OIDC provider {wanted.provider!r} in the seed")
+        token = identity.federation.mint_token(
+            wanted.provider,
+            subject=wanted.subject,
+            now=identity.now(),
+            audience=wanted.audience,
+            ttl_seconds=wanted.ttl_seconds,
+            issuer=wanted.issuer,
+            foreign_key=wanted.foreign_key,
+        )
+        return JSONResponse({"token": token})
+
+    async def jwks(request: StarletteRequest) -> JSONResponse:
+        found = emulator.state.identity.federation.providers.get(request.path_params["provider"].lower())
+        if found is None:
+            return _error("no such OIDC provider", 404)
+        return JSONResponse(found.jwks())
+
     async def not_found(request: StarletteRequest) -> JSONResponse:
         return _error(f"no test-support route {request.method} {request.url.path}", 404)
 
@@ -142,6 +181,8 @@ def support_routes(emulator: Emulator, limits: Limits) -> list[BaseRoute]:
         ("/faults", clear_faults, "DELETE"),
         ("/clock", move_clock, "POST"),
         ("/reset", reset, "POST"),
+        ("/oidc/token", mint_token, "POST"),
+        ("/oidc/{provider}/jwks.json", jwks, "GET"),
     ]
     routes: list[BaseRoute] = [Route(path, guarded(fn), methods=[method]) for path, fn, method in table]
     routes.append(Route("/{rest:path}", guarded(not_found), methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]))

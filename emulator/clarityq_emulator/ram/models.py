@@ -27,6 +27,7 @@ from clarityq_emulator.ram.errors import (
     NoPermissionError,
     format_date,
 )
+from clarityq_emulator.ram.federation import Federation
 from clarityq_emulator.ram.seed import load_ram_seed
 from clarityq_emulator.sts.models import (
     STS_KEY_RETENTION,
@@ -190,6 +191,8 @@ class IdentityStore:
         self._roles: dict[str, RamRole] = {}  # lower-case name -> role
         self._sts: dict[str, StsSession] = {}  # key id -> session
         self._nonces = NonceCache()
+        #: Trust policies, OIDC providers, attached policies, the ECS instance's role.
+        self.federation = Federation()
 
     # ----------------------------------------------------------------- lookups
 
@@ -555,6 +558,7 @@ class IdentityStore:
                 "access_keys": [asdict(k) for k in self._keys.values()],
                 "roles": [asdict(r) for r in self._roles.values()],
                 "sts_sessions": [asdict(s) for s in self._sts.values()],
+                "federation": self.federation.dump(),
             }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -577,6 +581,8 @@ class IdentityStore:
             self._keys = {k.access_key_id: k for k in keys}
             self._roles = {r.role_name.lower(): r for r in roles}
             self._sts = {s.access_key_id: s for s in sessions}
+            self.federation = Federation()
+            self.federation.load(data.get("federation", {}))
 
     def load_seed(self, seed: dict[str, Any]) -> None:
         """Add the seed's RAM users, keys and roles; those that already exist are kept.

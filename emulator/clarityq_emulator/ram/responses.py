@@ -48,9 +48,13 @@ def _optional(params: Mapping[str, str], name: str) -> str | None:
     return params.get(name)
 
 
-def _ensure_account(caller: Caller, action: str) -> None:
-    """The emulator grants RAM administration to the main account only (no RAM policies modelled)."""
+def _ensure_allowed(caller: Caller, identity: IdentityStore, action: str) -> None:
+    """The main account may do everything; a RAM user or an assumed role what its attached system policies
+    allow (``AliyunRAMFullAccess``...; see :mod:`.federation`)."""
     if caller.kind == "account":
+        return
+    kind, name = ("user", caller.name) if caller.kind == "ram_user" else ("role", caller.name.split("/", 1)[0])
+    if identity.federation.allows(kind, name, f"ram:{action}"):
         return
     raise NoPermissionError(
         "NoPermission",
@@ -94,7 +98,7 @@ def _key_view(key: AccessKey) -> dict[str, str]:
 
 
 def create_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "CreateUser")
+    _ensure_allowed(caller, identity, "CreateUser")
     user = identity.create_user(
         require_param(params, "UserName"),
         display_name=_optional(params, "DisplayName"),
@@ -106,13 +110,13 @@ def create_user(params: Mapping[str, str], caller: Caller, identity: IdentitySto
 
 
 def get_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "GetUser")
+    _ensure_allowed(caller, identity, "GetUser")
     user = identity.require_user(require_param(params, "UserName"))
     return {"User": _user_view(user)}, False
 
 
 def list_users(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "ListUsers")
+    _ensure_allowed(caller, identity, "ListUsers")
     max_items = _parse_max_items(params.get("MaxItems"))
     after = _decode_marker(params.get("Marker") or "")
     remaining = [u for u in identity.list_users() if u.user_name.lower() > after]
@@ -155,7 +159,7 @@ def _decode_marker(marker: str) -> str:
 
 
 def update_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "UpdateUser")
+    _ensure_allowed(caller, identity, "UpdateUser")
     user = identity.update_user(
         require_param(params, "UserName"),
         new_user_name=_optional(params, "NewUserName"),
@@ -168,7 +172,7 @@ def update_user(params: Mapping[str, str], caller: Caller, identity: IdentitySto
 
 
 def delete_user(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "DeleteUser")
+    _ensure_allowed(caller, identity, "DeleteUser")
     identity.delete_user(require_param(params, "UserName"))
     return {}, True
 
@@ -176,13 +180,13 @@ def delete_user(params: Mapping[str, str], caller: Caller, identity: IdentitySto
 def create_access_key(
     params: Mapping[str, str], caller: Caller, identity: IdentityStore
 ) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "CreateAccessKey")
+    _ensure_allowed(caller, identity, "CreateAccessKey")
     key = identity.create_access_key(require_param(params, "UserName"))
     return {"AccessKey": {**_key_view(key), "AccessKeySecret": key.secret}}, True
 
 
 def list_access_keys(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "ListAccessKeys")
+    _ensure_allowed(caller, identity, "ListAccessKeys")
     keys = identity.list_access_keys(require_param(params, "UserName"))
     return {"AccessKeys": {"AccessKey": [_key_view(k) for k in keys]}}, False
 
@@ -190,7 +194,7 @@ def list_access_keys(params: Mapping[str, str], caller: Caller, identity: Identi
 def update_access_key(
     params: Mapping[str, str], caller: Caller, identity: IdentityStore
 ) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "UpdateAccessKey")
+    _ensure_allowed(caller, identity, "UpdateAccessKey")
     identity.update_access_key(
         require_param(params, "UserName"),
         require_param(params, "UserAccessKeyId"),
@@ -202,7 +206,7 @@ def update_access_key(
 def delete_access_key(
     params: Mapping[str, str], caller: Caller, identity: IdentityStore
 ) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "DeleteAccessKey")
+    _ensure_allowed(caller, identity, "DeleteAccessKey")
     identity.delete_access_key(require_param(params, "UserName"), require_param(params, "UserAccessKeyId"))
     return {}, True
 
@@ -210,7 +214,7 @@ def delete_access_key(
 def get_access_key_last_used(
     params: Mapping[str, str], caller: Caller, identity: IdentityStore
 ) -> tuple[dict[str, Any], bool]:
-    _ensure_account(caller, "GetAccessKeyLastUsed")
+    _ensure_allowed(caller, identity, "GetAccessKeyLastUsed")
     last_used = identity.get_access_key_last_used(
         require_param(params, "UserName"), require_param(params, "UserAccessKeyId")
     )

@@ -1,4 +1,10 @@
-"""RAM users, keys and roles from a seed file's ``ram`` object."""
+"""RAM users, keys, roles, OIDC providers and the ECS instance's role from a seed file's ``ram`` object.
+
+``{"users": [{"name", "access_keys"?, "policies"?}], "roles": [{"name", "trust_policy"?, "policies"?,
+"max_session_duration"?}], "oidc_providers": [{"name", "issuer_url", "client_ids"?}],
+"ecs": {"instance_role": <role name>, "http_tokens"?: "optional" | "required"}}``;
+``policies`` are system policy names (see ``federation``).
+"""
 
 from __future__ import annotations
 
@@ -40,6 +46,12 @@ def load_ram_seed(store: IdentityStore, seed: dict[str, Any]) -> None:
                     secret=None if key_spec.get("secret") is None else str(key_spec["secret"]),
                     status=key_spec.get("status", "Active"),
                 )
+            store.federation.attach("user", user.user_name, spec.get("policies", []))
+        federation = store.federation
+        for spec in _as_list(ram.get("oidc_providers"), "ram.oidc_providers"):
+            federation.add_provider(
+                str(spec["name"]), str(spec["issuer_url"]), spec.get("client_ids", ["sts.aliyuncs.com"])
+            )
         for spec in _as_list(ram.get("roles"), "ram.roles"):
             if store.get_role(str(spec["name"])) is None:
                 store.add_role(
@@ -48,6 +60,13 @@ def load_ram_seed(store: IdentityStore, seed: dict[str, Any]) -> None:
                     description=str(spec.get("description", "")),
                     role_id=None if spec.get("role_id") is None else str(spec["role_id"]),
                 )
+            if spec.get("trust_policy") is not None:
+                federation.set_trust_policy(str(spec["name"]), spec["trust_policy"])
+            federation.attach("role", str(spec["name"]), spec.get("policies", []))
+        ecs = ram.get("ecs") or {}
+        if ecs.get("instance_role"):
+            federation.instance_role = str(ecs["instance_role"])
+        federation.instance_tokens_required = ecs.get("http_tokens", "optional") == "required"
 
 
 def _as_list(value: Any, where: str) -> Iterable[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""STS (API version 2015-04-01) action handlers: GetCallerIdentity and AssumeRole."""
+"""STS (API version 2015-04-01) action handlers: GetCallerIdentity, AssumeRole and AssumeRoleWithOIDC."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from clarityq_emulator.ram.models import (
 )
 from clarityq_emulator.ram.responses import Handler, require_param
 
-__all__ = ["ACTIONS"]
+__all__ = ["ACTIONS", "ANONYMOUS_ACTIONS", "assume_role_with_oidc"]
 
 _ROLE_ARN = re.compile(r"acs:ram::([0-9]+):role/([^/]+)", re.IGNORECASE)
 _DEFAULT_DURATION = 3600
@@ -60,18 +60,62 @@ def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentitySto
     role = identity.get_role(role_name) if account_id == identity.account_id else None
     if role is None:
         raise EntityNotExistError("EntityNotExist.Role", "The role not exists.")
+    if not identity.federation.may_assume(role.role_name, account_id=identity.account_id, caller_arn=caller.arn):
+        raise NoPermissionError(
+            "NoPermission", "You are not authorized to do this action. You should be authorized by RAM."
+        )
+    return _issue(params, identity, role.role_name, role.role_id, session_name), True
+
+
+def assume_role_with_oidc(params: Mapping[str, str], identity: IdentityStore) -> tuple[dict[str, Any], bool]:
+    """RRSA: an OIDC token for a role whose trust policy names the token's provider; no signature needed."""
+    role_arn = require_param(params, "RoleArn")
+    provider_arn = require_param(params, "OIDCProviderArn")
+    token = require_param(params, "OIDCToken")
+    session_name = params.get("RoleSessionName") or f"oidc-{int(identity.now())}"
+    federation = identity.federation
+    provider = federation.provider_for(provider_arn, identity.account_id)
+    if provider is None:
+        raise NoPermissionError("AuthenticationFail.NoPermission", "No such OIDC Provider registered.")
+    if not 4 <= len(token) <= 20_000:
+        raise InvalidParameterError("AuthenticationFail.OIDCToken.Invalid", "The OIDC token is invalid.")
+    claims = federation.verify_token(token, provider, identity.now())
+    match = _ROLE_ARN.fullmatch(role_arn)
+    if match is None:
+        raise InvalidParameterError("InvalidParameter.RoleArn", "The parameter RoleArn is invalid.")
+    account_id, role_name = match.groups()
+    role = identity.get_role(role_name) if account_id == identity.account_id else None
+    if role is None:
+        raise EntityNotExistError("EntityNotExist.Role", "The role not exists.")
+    if not federation.trusts_token(role.role_name, provider.arn(identity.account_id), claims):
+        raise NoPermissionError("AuthenticationFail.NoPermission", "There is no permission")
+    audience = claims.get("aud")
+    payload = _issue(params, identity, role.role_name, role.role_id, session_name)
+    payload["OIDCTokenInfo"] = {
+        "Subject": str(claims.get("sub", "")),
+        "Issuer": str(claims.get("iss", "")),
+        "ClientIds": audience if isinstance(audience, str) else ",".join(audience or []),
+        "ExpirationTime": format_date(float(claims["exp"])),
+        "IssuanceTime": format_date(float(claims.get("iat", claims["exp"]))),
+        "VerificationInfo": "Success",
+    }
+    return payload, True
+
+
+def _issue(
+    params: Mapping[str, str], identity: IdentityStore, role_name: str, role_id: str, session_name: str
+) -> dict[str, Any]:
+    """Temporary credentials for a role session, in the response shape of AssumeRole and its siblings."""
     duration = _parse_duration(params.get("DurationSeconds"))
     policy = params.get("Policy")
     if policy:
         _check_policy(policy)
     source_identity = params.get("SourceIdentity", "")
-    session = identity.assume_role(
-        role.role_name, session_name, duration_seconds=duration, source_identity=source_identity
-    )
+    session = identity.assume_role(role_name, session_name, duration_seconds=duration, source_identity=source_identity)
     payload: dict[str, Any] = {
         "AssumedRoleUser": {
-            "Arn": f"acs:ram::{identity.account_id}:role/{role.role_name.lower()}/{session_name}",
-            "AssumedRoleId": f"{role.role_id}:{session_name}",
+            "Arn": f"acs:ram::{identity.account_id}:role/{role_name.lower()}/{session_name}",
+            "AssumedRoleId": f"{role_id}:{session_name}",
         },
         "Credentials": {
             "AccessKeyId": session.access_key_id,
@@ -82,7 +126,7 @@ def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentitySto
     }
     if source_identity:
         payload["SourceIdentity"] = source_identity
-    return payload, True
+    return payload
 
 
 def _parse_duration(raw: str | None) -> int:
@@ -110,4 +154,7 @@ def _check_policy(policy: str) -> None:
 ACTIONS: dict[str, Handler] = {
     "GetCallerIdentity": get_caller_identity,
     "AssumeRole": assume_role,
+    "AssumeRoleWithOIDC": lambda params, caller, identity: assume_role_with_oidc(params, identity),
 }
+#: Actions served without a signature: the OIDC token is the proof (the SDK sends them anonymously).
+ANONYMOUS_ACTIONS = frozenset({"AssumeRoleWithOIDC"})
