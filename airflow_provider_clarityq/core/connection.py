@@ -51,6 +51,7 @@ from airflow_provider_clarityq.core.validation import checked_by
 
 __all__ = [
     "CONN_TYPE",
+    "CREDENTIAL_EXTRAS",
     "CREDENTIAL_SOURCES",
     "DEFAULT_RAM_ENDPOINT",
     "DEFAULT_ROLE_SESSION_NAME",
@@ -85,6 +86,20 @@ EXTRA_FIELDS: Mapping[str, str] = {
     "sts_endpoint": "STS endpoint",
     "default_schema": "Default schema",
 }
+
+#: Extras that say how a connection authenticates (not where it points): never copied to another connection.
+CREDENTIAL_EXTRAS: frozenset[str] = frozenset(
+    {
+        "credential_source",
+        "sts_token",
+        "role_arn",
+        "role_session_name",
+        "oidc_provider_arn",
+        "oidc_token_file",
+        "ecs_role_name",
+        "ecs_metadata_endpoint",
+    }
+)
 
 #: Form label of every connection field, for messages.
 FIELD_LABELS: Mapping[str, str] = {

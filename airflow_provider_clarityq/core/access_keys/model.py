@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
 
+from airflow_provider_clarityq.core.connection import CREDENTIAL_EXTRAS
 from airflow_provider_clarityq.core.defaults import CONN_TYPE
 from airflow_provider_clarityq.core.errors import ClarityQError, ConfigurationError, one_line
 from airflow_provider_clarityq.core.managed_user import ManagedComments
@@ -40,7 +41,6 @@ KEY_LIMIT_POLICIES: tuple[KeyLimitPolicy, ...] = ("delete_oldest_inactive", "ref
 #: Seed 000 step 6's first two checks: the key authenticates and the project is accessible with it.
 VERIFY_CHECKS = ("authentication", "project_accessible")
 #: Extras that describe *how the admin authenticates*, never copied into the reader's connection.
-_CREDENTIAL_EXTRAS = frozenset({"sts_token", "role_arn", "role_session_name"})
 _LEGACY_PREFIX = "extra__clarityq_maxcompute__"
 
 Stage = Literal["ok", "unverified", "config", "authentication", "project", "unreachable"]
@@ -197,7 +197,8 @@ class AccessKeyResult:
 
 def reader_connection_template(admin: Mapping[str, Any]) -> dict[str, Any]:
     """Fields of a new sink entry, taken from the admin connection: same endpoint, project and service
-    endpoints, but none of the admin's credentials (login, password, STS token, AssumeRole settings)."""
+    endpoints, but none of the admin's credentials (login, password, STS token, AssumeRole, RRSA or ECS role
+    settings): the reader signs with its own AccessKey."""
     raw_extra = admin.get("extra")
     if isinstance(raw_extra, str):
         import json
@@ -210,7 +211,7 @@ def reader_connection_template(admin: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(raw_extra, Mapping):
         for key, value in raw_extra.items():
             name = key[len(_LEGACY_PREFIX) :] if isinstance(key, str) and key.startswith(_LEGACY_PREFIX) else key
-            if name not in _CREDENTIAL_EXTRAS and value not in (None, ""):
+            if name not in CREDENTIAL_EXTRAS and value not in (None, ""):
                 extra[str(name)] = value
     template: dict[str, Any] = {"conn_type": admin.get("conn_type") or CONN_TYPE}
     for name in ("host", "schema"):
