@@ -23,6 +23,7 @@ from airflow_provider_clarityq.core.alibaba.clients import ClientBundle, build_o
 from airflow_provider_clarityq.core.alibaba.federated import fetcher_for
 from airflow_provider_clarityq.core.connection import parse_connection
 from airflow_provider_clarityq.core.credentials import FetchedCredentials
+from airflow_provider_clarityq.core.health.options import HealthOptions
 from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
 from airflow_provider_clarityq.core.health.runner import run_health_checks
 
@@ -96,7 +97,8 @@ def emulator() -> Iterator[RunningEmulator]:
 
 def _token_file(tmp_path: Path, emu: RunningEmulator, **claims: Any) -> Path:
     path = tmp_path / "rrsa-token"
-    path.write_text(emu.mint_oidc_token(PROVIDER, SUBJECT, **claims))
+    subject = claims.pop("subject", SUBJECT)
+    path.write_text(emu.mint_oidc_token(PROVIDER, subject, **claims))
     return path
 
 
@@ -185,9 +187,10 @@ def test_temporary_credentials_are_fetched_again_after_expiry(
         ({"ttl_seconds": -60}, "OIDC_TOKEN_EXPIRED", "expired"),
         ({"audience": "not-sts"}, "OIDC_AUDIENCE_MISMATCH", "audience"),
         ({"foreign_key": True}, "OIDC_ISSUER_UNTRUSTED", "oidc_provider_arn"),
+        ({"subject": "system:serviceaccount:default:other"}, "ROLE_NOT_ASSUMABLE", "trust policy"),
         (None, "OIDC_TOKEN_UNREADABLE", "oidc_token_file"),
     ],
-    ids=["expired", "wrong-audience", "untrusted-issuer", "no-token-file"],
+    ids=["expired", "wrong-audience", "untrusted-issuer", "role-not-assumable", "no-token-file"],
 )
 def test_bad_tokens_are_config_errors_before_any_maxcompute_request(
     claims: dict[str, Any] | None,
@@ -210,3 +213,27 @@ def test_bad_tokens_are_config_errors_before_any_maxcompute_request(
     assert (auth.status, auth.code, auth.category) == ("fail", code, "config")
     assert words in (auth.message + " " + (auth.remediation or "")).lower()
     assert [r for r in emu.requests() if r["service"] == "maxcompute"] == []
+
+
+@pytest.mark.parametrize("link", ["oidc_role_arn", "ecs_ram_role"])
+def test_default_chain_names_the_link_that_answered(
+    link: str, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emu = emulator
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ECS_METADATA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no CLI config or credentials file to find
+    if link == "oidc_role_arn":
+        monkeypatch.setenv("ALIBABA_CLOUD_ROLE_ARN", f"acs:ram::{emu.info.account_id}:role/rrsa-admin")
+        monkeypatch.setenv(
+            "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", f"acs:ram::{emu.info.account_id}:oidc-provider/{PROVIDER}"
+        )
+        monkeypatch.setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", str(_token_file(tmp_path, emu)))
+    fields = _fields(emu, credential_source="default_chain", ecs_metadata_endpoint=f"http://{emu.info.ram_endpoint}")
+    probe = MaxComputeProbe(ClientBundle(parse_connection(fields)))
+    report = run_health_checks(probe, HealthOptions(checks=("project_accessible",)))
+    auth = report.check("authentication")
+    assert auth.status == "pass", auth.message
+    assert auth.details["credential_source"] == f"default_chain/{link}"
+    assert report.check("project_accessible").status == "pass"
