@@ -16,16 +16,16 @@ from clarityq_emulator import RunningEmulator
 from odps import ODPS
 
 
-def owner_odps(emu: RunningEmulator) -> ODPS:
-    """pyodps as the project owner, without touching pyodps' process-wide defaults."""
+def odps_as(emu: RunningEmulator, access_key_id: str, secret: str) -> ODPS:
+    """pyodps with this AccessKey on the emulator's default project, without touching pyodps' process-wide
+    defaults."""
     info = emu.info
-    return ODPS(
-        info.access_key_id,
-        info.access_key_secret,
-        info.project,
-        endpoint=info.maxcompute_endpoint,
-        overwrite_global=False,
-    )
+    return ODPS(access_key_id, secret, info.project, endpoint=info.maxcompute_endpoint, overwrite_global=False)
+
+
+def owner_odps(emu: RunningEmulator) -> ODPS:
+    """pyodps as the project owner."""
+    return odps_as(emu, emu.info.access_key_id, emu.info.access_key_secret)
 
 
 def owner_ram(emu: RunningEmulator) -> RamClient:

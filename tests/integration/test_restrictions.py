@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 from clarityq_emulator import RunningEmulator
 from health_dag_runs import HEALTH_DAG, PROJECT, check, run_dag
-from support import admin_connection, mutating
+from support import admin_connection, mutating, odps_as
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle
 from airflow_provider_clarityq.core.connection import parse_connection
@@ -170,7 +170,7 @@ def test_spec_with_label_and_download_options_converges(emulator: RunningEmulato
     assert second.plan.steps == ()
     assert mutating(emulator.requests()) == []
     assert "maxcompute:put_role_policy" not in counting.counts
-    with reader_odps(emulator, reader).get_table("customers").open_reader() as rows:
+    with odps_as(emulator, reader.access_key_id, reader.access_key_secret).get_table("customers").open_reader() as rows:
         assert len(list(rows)) == 5  # Download granted, the labelled column readable through the label grant
     # By hand, beyond the spec: Download on orders for the role, a label grant on orders for the reader.
     owner.run(
@@ -185,20 +185,6 @@ def test_spec_with_label_and_download_options_converges(emulator: RunningEmulato
     emulator.clear_requests()
     assert run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "sync").plan.steps == ()
     assert mutating(emulator.requests()) == []
-
-
-def reader_odps(emulator: RunningEmulator, reader: Any) -> Any:
-    """pyodps as the reader ``clarityq`` with its own AccessKey."""
-    from odps import ODPS
-
-    info = emulator.info
-    return ODPS(
-        reader.access_key_id,
-        reader.access_key_secret,
-        info.project,
-        endpoint=info.maxcompute_endpoint,
-        overwrite_global=False,
-    )
 
 
 PROVIDER = "provider_b"
@@ -251,6 +237,8 @@ def test_seed_003_cross_project_package_flow_from_a_spec(emulator: RunningEmulat
     assert f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader" in executed
     assert first.verified is True
     assert run_access(AlibabaBackend(ClientBundle(parse_connection(fields))), spec, "apply").plan.steps == ()
-    instance = reader_odps(emu, reader).execute_sql(f"select id, amount from {PROVIDER}.sales order by id")
+    instance = odps_as(emu, reader.access_key_id, reader.access_key_secret).execute_sql(
+        f"select id, amount from {PROVIDER}.sales order by id"
+    )
     with instance.open_reader() as rows:
         assert [list(r.values) for r in rows] == [[1, 2.5], [2, 4.0]]

@@ -13,6 +13,7 @@ from clarityq_emulator.ram.models import (
     IdentityStore,
     InvalidParameterError,
     NoPermissionError,
+    RamRole,
     format_date,
 )
 from clarityq_emulator.ram.responses import Handler, require_param
@@ -47,12 +48,8 @@ def get_caller_identity(
     return payload, False
 
 
-def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
-    """Mint temporary credentials; RAM users (and assumed roles, chaining) may call it, root may not."""
-    if caller.kind == "account":
-        raise NoPermissionError("NoPermission", "Roles may not be assumed by root accounts.")
-    role_arn = require_param(params, "RoleArn")
-    session_name = require_param(params, "RoleSessionName")
+def _role(role_arn: str, identity: IdentityStore) -> RamRole:
+    """The role a ``RoleArn`` names, in this account."""
     match = _ROLE_ARN.fullmatch(role_arn)
     if match is None:
         raise InvalidParameterError("InvalidParameter.RoleArn", "The parameter RoleArn is invalid.")
@@ -60,6 +57,16 @@ def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentitySto
     role = identity.get_role(role_name) if account_id == identity.account_id else None
     if role is None:
         raise EntityNotExistError("EntityNotExist.Role", "The role not exists.")
+    return role
+
+
+def assume_role(params: Mapping[str, str], caller: Caller, identity: IdentityStore) -> tuple[dict[str, Any], bool]:
+    """Mint temporary credentials; RAM users (and assumed roles, chaining) may call it, root may not."""
+    if caller.kind == "account":
+        raise NoPermissionError("NoPermission", "Roles may not be assumed by root accounts.")
+    role_arn = require_param(params, "RoleArn")
+    session_name = require_param(params, "RoleSessionName")
+    role = _role(role_arn, identity)
     if not identity.federation.may_assume(role.role_name, account_id=identity.account_id, caller_arn=caller.arn):
         raise NoPermissionError(
             "NoPermission", "You are not authorized to do this action. You should be authorized by RAM."
@@ -80,13 +87,7 @@ def assume_role_with_oidc(params: Mapping[str, str], identity: IdentityStore) ->
     if not 4 <= len(token) <= 20_000:
         raise InvalidParameterError("AuthenticationFail.OIDCToken.Invalid", "The OIDC token is invalid.")
     claims = federation.verify_token(token, provider, identity.now())
-    match = _ROLE_ARN.fullmatch(role_arn)
-    if match is None:
-        raise InvalidParameterError("InvalidParameter.RoleArn", "The parameter RoleArn is invalid.")
-    account_id, role_name = match.groups()
-    role = identity.get_role(role_name) if account_id == identity.account_id else None
-    if role is None:
-        raise EntityNotExistError("EntityNotExist.Role", "The role not exists.")
+    role = _role(role_arn, identity)
     if not federation.trusts_token(role.role_name, provider.arn(identity.account_id), claims):
         raise NoPermissionError("AuthenticationFail.NoPermission", "There is no permission")
     audience = claims.get("aud")
