@@ -242,3 +242,40 @@ def test_seed_003_cross_project_package_flow_from_a_spec(emulator: RunningEmulat
     )
     with instance.open_reader() as rows:
         assert [list(r.values) for r in rows] == [[1, 2.5], [2, 4.0]]
+
+
+def test_missing_package_read_is_named_by_a_validation_query_and_passes_once_granted(
+    emulator: RunningEmulator, owner: Any, reader: Any
+) -> None:
+    """The consumer installed project B's package, but the reader's role may not Read it: a health validation
+    on the shared table fails with the GRANT that fixes it (seed 003, flow 6)."""
+    from airflow_provider_clarityq.core.health.options import ValidationQuery
+    from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
+    from airflow_provider_clarityq.core.health.runner import run_health_checks
+
+    info = emulator.info
+    for statement in (
+        "CREATE PACKAGE datashare",
+        "ADD TABLE sales TO PACKAGE datashare",
+        f"ALLOW PROJECT {info.project} TO INSTALL PACKAGE datashare",
+    ):
+        owner.odps.execute_security_query(statement, project=PROVIDER)
+    owner.run(f"INSTALL PACKAGE {PROVIDER}.datashare;")
+    shared = ValidationQuery("shared_sales", f"SELECT id FROM {PROVIDER}.sales")
+    fields = {
+        "login": reader.access_key_id,
+        "password": reader.access_key_secret,
+        "host": info.maxcompute_endpoint,
+        "schema": info.project,
+        "extra": {"ram_endpoint": f"http://{info.ram_endpoint}", "sts_endpoint": f"http://{info.ram_endpoint}"},
+    }
+
+    def validation() -> Any:
+        probe = MaxComputeProbe(ClientBundle(parse_connection(fields)))
+        return next(c for c in run_health_checks(probe, validations=[shared]).checks if "shared_sales" in c.name)
+
+    found = validation()
+    assert (found.status, found.code) == ("fail", "PACKAGE_READ_MISSING"), found.message
+    assert f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader;" in (found.remediation or "")
+    owner.run(f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader;")
+    assert validation().status == "pass"
