@@ -279,3 +279,17 @@ def test_missing_package_read_is_named_by_a_validation_query_and_passes_once_gra
     assert f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader;" in (found.remediation or "")
     owner.run(f"GRANT Read ON PACKAGE {PROVIDER}.datashare TO ROLE clarityq_reader;")
     assert validation().status == "pass"
+
+    # Project B labels the shared column above what its package lets the consumer read.
+    for statement in (
+        "SET LabelSecurity=true",
+        "SET LABEL 2 TO TABLE sales(id)",
+        f"ALLOW PROJECT {info.project} TO INSTALL PACKAGE datashare USING LABEL 1",
+    ):
+        owner.odps.execute_security_query(statement, project=PROVIDER)
+    found = validation()
+    assert (found.status, found.code) == ("fail", "PACKAGE_LABEL_CAP"), found.message
+    fix = f"ALLOW PROJECT {info.project} TO INSTALL PACKAGE <package> USING LABEL 2;"
+    assert fix in (found.remediation or "")
+    owner.odps.execute_security_query(fix.replace("<package>", "datashare").rstrip(";"), project=PROVIDER)
+    assert validation().status == "pass"

@@ -1,6 +1,7 @@
 """Denials caused by the restrictions beyond ACL grants, recognised by their reference-section-9 code and text.
 
-Label security ``[4031]``, project protection ``[4021]``, a project that is not normal ``[4093]``, the IP
+Label security ``[4031]`` (in the reader's project, or capped by a package's ``USING LABEL`` for another
+project's table), project protection ``[4021]``, a project that is not normal ``[4093]``, the IP
 whitelist and packages (``[4002]`` with the install hint). Each becomes a
 stable code, what happened and the exact fix, rendered by :mod:`...grants.render` where a statement fixes it.
 A missing ``odps:Download`` (download control) is a missing privilege like any other: the remediation module
@@ -56,6 +57,8 @@ def _label(text: str, project: str, role: str, who: str) -> RestrictionFinding |
     if match is None:
         return None
     need, table, column = int(match["need"]), match["table"], match["column"]
+    if match["project"].lower() != project.lower():
+        return _package_label_cap(match["project"], table, column, need, int(match["have"]), project)
     user = Grantee.user(who)
     grant = render.grant_label_statement(need, table, [column], user, expiry_days=DEFAULT_LABEL_EXPIRY_DAYS)
     return RestrictionFinding(
@@ -66,6 +69,20 @@ def _label(text: str, project: str, role: str, who: str) -> RestrictionFinding |
         f"as the project owner or an Admin run, in project {match['project']}: "
         f"{render.as_sql(render.set_user_label_statement(need, who))} (raises the reader's level for every table) "
         f"or {render.as_sql(grant)} (this column only); or set label_access_level / label_grants in the access spec.",
+    )
+
+
+def _package_label_cap(source: str, table: str, column: str, need: int, have: int, project: str) -> RestrictionFinding:
+    """A table of another project read through an installed package: the package's ``USING LABEL`` caps the
+    level, so raising the reader's own label changes nothing; the provider's owner re-allows the install."""
+    return RestrictionFinding(
+        "PACKAGE_LABEL_CAP",
+        "permission",
+        f"column {column} of {source}.{table} is labelled {need}, above the label {have} the package that shares "
+        f"it lets project {project} read ([4031] through a package)",
+        f"as the owner of project {source} allow the install with a higher label: ALLOW PROJECT {project} TO "
+        f"INSTALL PACKAGE <package> USING LABEL {need}; (SHOW PACKAGES; in {project} names the package); raising "
+        "the reader's own label does not help.",
     )
 
 

@@ -31,6 +31,14 @@ def test_label_too_low_names_both_fixes() -> None:
     assert f"GRANT LABEL 3 ON TABLE orders(price) TO USER {PRINCIPAL} WITH EXP 180;" in found.remediation
 
 
+def test_label_of_another_project_s_table_is_the_package_cap() -> None:
+    text = LABEL.replace("projects/sales_prod/tables/orders", "projects/provider_p/tables/orders")
+    found = diagnose(_denied(text), CTX)
+    assert found.code == "PACKAGE_LABEL_CAP"
+    assert "ALLOW PROJECT sales_prod TO INSTALL PACKAGE <package> USING LABEL 3;" in found.remediation
+    assert "SET LABEL" not in found.remediation
+
+
 def test_missing_package_read_names_the_grant() -> None:
     text = (
         f"Authorization Failed [4002], You don't exist in project provider_p.{TIPS} Resource has been intalled, "
