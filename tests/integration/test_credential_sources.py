@@ -17,7 +17,7 @@ import pytest
 from clarityq_emulator import RunningEmulator, start_emulator
 from clarityq_emulator.core.state import default_seed
 from odps import ODPS
-from support import ADMIN_CONN_ID, READER_CONN_ID, provision_user_without_key, run_dag, user_keys
+from support import ADMIN_CONN_ID, READER_CONN_ID, provision_user_without_key, run_dag, secret_hits, user_keys
 
 from airflow_provider_clarityq.core.alibaba.clients import ClientBundle, build_openapi_client
 from airflow_provider_clarityq.core.alibaba.federated import fetcher_for
@@ -150,6 +150,14 @@ def test_provisioning_and_health_with_an_admin_connection_without_accesskey(
     log = emu.requests()
     fetched = [r for r in log if r["action"] == "AssumeRoleWithOIDC" or r["service"] == "ecs"]
     assert fetched and all(r["status"] == 200 for r in fetched)
+
+    # No temporary secret, security token or OIDC token in any log, table or XCom.
+    sessions = emu.state.identity.dump()["sts_sessions"]
+    secrets = [s["secret"] for s in sessions] + [s["security_token"] for s in sessions]
+    if source == "oidc_role_arn":
+        secrets.append(Path(fields["extra"]["oidc_token_file"]).read_text())
+    assert len(sessions) >= 3  # one session per task process at least
+    assert secret_hits(emu, secrets) == []
 
     # The admin connection's own health report names the source and when its credentials expire.
     probe = MaxComputeProbe(ClientBundle(parse_connection(fields)))
