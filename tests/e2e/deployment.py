@@ -26,6 +26,25 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 
+#: The RAM role of the ECS instance the deployment plays: the admin connection's credentials.
+INSTANCE_ROLE = "clarityq-admin"
+
+
+def emulator_seed() -> dict[str, Any]:
+    """The demo seed plus an instance role that may administer RAM (made a project Admin once started)."""
+    from clarityq_emulator.core.state import default_seed
+
+    seed: dict[str, Any] = default_seed()
+    trust = {
+        "Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["ecs.aliyuncs.com"]}}]
+    }
+    seed["ram"] = {
+        "roles": [{"name": INSTANCE_ROLE, "trust_policy": trust, "policies": ["AliyunRAMFullAccess"]}],
+        "ecs": {"instance_role": INSTANCE_ROLE, "http_tokens": "required"},
+    }
+    return seed
+
+
 #: How the emulator is started: its console script, installed next to this interpreter.
 EMULATOR_COMMAND: tuple[str, ...] = (str(Path(sys.executable).with_name("clarityq-emulator")),)
 
@@ -317,13 +336,22 @@ class Deployment:
             return False
 
     def start_emulator(self) -> dict[str, Any]:
-        """Start (or restart) the emulator on its fixed port with its state file; return its ready line."""
+        """Start (or restart) the emulator on its fixed port with its state file; return its ready line.
+
+        The seed is the demo's plus the RAM role attached to "the" ECS instance the Airflow processes run on, so
+        the admin connection needs no AccessKey (``credential_source: ecs_ram_role``).
+        """
         self.processes.pop("emulator", None)
-        started = self._spawn(
-            "emulator",
-            [*EMULATOR_COMMAND, "--port", str(self.emulator_port), "--state-file", str(self.workdir / "emulator.json")],
-            stdout=subprocess.PIPE,
-        )
+        seed = self.workdir / "emulator-seed.json"
+        seed.write_text(json.dumps(emulator_seed()))
+        command = [
+            *EMULATOR_COMMAND,
+            "--port",
+            str(self.emulator_port),
+            "--state-file",
+            str(self.workdir / "emulator.json"),
+        ]
+        started = self._spawn("emulator", [*command, "--seed", str(seed)], stdout=subprocess.PIPE)
         assert started.proc.stdout is not None
         line = started.proc.stdout.readline()
         if not line:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from api import AirflowApi
-from deployment import ADMIN_USER, REPO, Deployment, DeploymentError, wait_for
+from deployment import ADMIN_USER, INSTANCE_ROLE, REPO, Deployment, DeploymentError, wait_for
 
 READER = "clarityq_reader"
 ADMIN = "clarityq_admin"
@@ -245,15 +245,28 @@ class Scenario:
         endpoints = {"ram_endpoint": f"http://{emu['ram_endpoint']}", "sts_endpoint": f"http://{emu['sts_endpoint']}"}
 
         def connections() -> str:
+            # The admin connection holds no AccessKey: the ECS instance's RAM role, which the owner makes a
+            # project Admin (seed 001: only the owner may assign Admin).
+            from odps import ODPS
+
+            owner = ODPS(
+                emu["access_key_id"], emu["access_key_secret"], emu["project"], endpoint=emu["maxcompute_endpoint"]
+            )
+            role = f"`RAM${emu['account_id']}:role/{INSTANCE_ROLE}`"
+            for statement in (f"ADD USER {role}", f"GRANT admin TO {role}"):
+                owner.execute_security_query(statement)
+            keyless = {
+                **endpoints,
+                "credential_source": "ecs_ram_role",
+                "ecs_metadata_endpoint": endpoints["ram_endpoint"],
+            }
             self.a.put_connection(
                 {
                     "connection_id": ADMIN,
                     "conn_type": "clarityq_maxcompute",
                     "host": emu["maxcompute_endpoint"],
-                    "login": emu["access_key_id"],
-                    "password": emu["access_key_secret"],
                     "schema": emu["project"],
-                    "extra": json.dumps(endpoints),
+                    "extra": json.dumps(keyless),
                 }
             )
             # Where the key step delivers the reader's key: the metadata DB, through this API server.
@@ -269,7 +282,7 @@ class Scenario:
             message = self.api_test(ADMIN)
             for dag_id in (PROVISION, SYNC, ROTATE, GATE):
                 self.a.unpause(dag_id)
-            return f"{ADMIN} tests through the REST API: {message[:120]}"
+            return f"{ADMIN} (ECS instance role, no AccessKey) tests through the REST API: {message[:120]}"
 
         def provision() -> str:
             run_id, states = self.run_dag(PROVISION)
