@@ -160,8 +160,7 @@ class _Context:
 
 def _parse(result: object, what: str, *, project: str, grantee: Grantee | None, obj: ObjectRef | None) -> GrantsReport:
     ctx = _Context(what, project, grantee, obj)
-    if isinstance(result, str) and result.strip().startswith("{"):
-        result = _load_json(result.strip(), what)
+    result = _answer(result, what)
     if isinstance(result, Mapping):
         _parse_json(result, ctx)
     elif isinstance(result, str):
@@ -340,15 +339,10 @@ def parse_show_label_grants(result: object) -> tuple[int | None, frozenset[tuple
     (``User Label: n`` then a ``Column | GrantedLabel | Expires`` table, optionally led by Principal and Table).
     """
     what = "SHOW LABEL GRANTS"
-    doc = _load_json(result, what) if isinstance(result, str) and result.strip().startswith("{") else result
+    doc = _answer(result, what)
     if isinstance(doc, Mapping):
-        rows = doc.get("Grants") or []
-        if not isinstance(rows, list):
-            raise StateParseError(what, f"'Grants' is not a list ({_show(rows)})")
         grants = set()
-        for row in rows:
-            if not isinstance(row, Mapping) or "GrantedLabel" not in row:
-                raise StateParseError(what, f"a grant without 'GrantedLabel' ({_show(row)})")
+        for row in _rows(doc, what, "Grants", "GrantedLabel"):
             if not row.get("Expired"):
                 grants.add((str(row.get("Table", "")).lower(), str(row.get("Column") or "").lower(), _level(row)))
         level = doc.get("UserLabel")
@@ -356,6 +350,22 @@ def parse_show_label_grants(result: object) -> tuple[int | None, frozenset[tuple
     if isinstance(doc, str):
         return _label_text(doc)
     raise StateParseError(what, f"unexpected answer ({_show(doc)})")
+
+
+def _answer(result: object, what: str) -> object:
+    """A security query's answer: JSON text decoded, anything else as it came."""
+    return _load_json(result.strip(), what) if isinstance(result, str) and result.strip().startswith("{") else result
+
+
+def _rows(doc: Mapping[str, Any], what: str, key: str, required: str) -> list[Mapping[str, Any]]:
+    """The list under ``key`` of a JSON answer, each row an object carrying ``required``."""
+    rows = doc.get(key) or []
+    if not isinstance(rows, list):
+        raise StateParseError(what, f"{key!r} is not a list ({_show(rows)})")
+    for row in rows:
+        if not isinstance(row, Mapping) or required not in row:
+            raise StateParseError(what, f"a row without {required!r} ({_show(row)})")
+    return rows
 
 
 def _level(row: Mapping[str, Any]) -> int:
@@ -399,15 +409,10 @@ def parse_show_packages(result: object) -> frozenset[str]:
     one ``<source>.<package>`` per line).
     """
     what = "SHOW PACKAGES"
-    doc = _load_json(result, what) if isinstance(result, str) and result.strip().startswith("{") else result
+    doc = _answer(result, what)
     if isinstance(doc, Mapping):
-        rows = doc.get("installedPackages") or []
-        if not isinstance(rows, list):
-            raise StateParseError(what, f"'installedPackages' is not a list ({_show(rows)})")
         found = set()
-        for row in rows:
-            if not isinstance(row, Mapping) or "name" not in row:
-                raise StateParseError(what, f"a package without 'name' ({_show(row)})")
+        for row in _rows(doc, what, "installedPackages", "name"):
             name = str(row["name"]).lower()
             source = str(row.get("sourceProject") or "").lower()
             found.add(name if "." in name or not source else f"{source}.{name}")
