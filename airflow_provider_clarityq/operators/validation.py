@@ -51,6 +51,8 @@ class ClarityQValidationOperator(HealthTask, BaseOperator):
     :param validations: custom validation queries, dicts with ``name``, ``sql``, ``expect``
         (``not_empty`` | ``row_count`` | ``equals``) and ``value`` (templated).
     :param accept_degraded: succeed (and emit) on warnings such as excess privileges or an old key.
+    :param label_access_level: the label level the access spec gives the reader (``label_access_level``); a
+        higher clearance is flagged as excess privilege. Default: not checked.
     """
 
     template_fields: Sequence[str] = ("maxcompute_conn_id", "role", "table", "validations")
@@ -66,11 +68,18 @@ class ClarityQValidationOperator(HealthTask, BaseOperator):
         checks: Sequence[str] | None = None,
         validations: Sequence[Mapping[str, Any]] | None = None,
         accept_degraded: bool = False,
+        label_access_level: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.maxcompute_conn_id = maxcompute_conn_id
-        self._set_health_arguments(role=role, table=table, checks=checks, accept_degraded=accept_degraded)
+        self._set_health_arguments(
+            role=role,
+            table=table,
+            checks=checks,
+            accept_degraded=accept_degraded,
+            label_access_level=label_access_level,
+        )
         self.validations = [dict(v) for v in validations] if validations else []
 
     def _arguments(self) -> tuple[HealthOptions, list[ValidationQuery]]:

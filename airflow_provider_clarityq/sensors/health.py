@@ -77,6 +77,8 @@ class ClarityQHealthSensor(HealthTask, BaseSensorOperator):
     :param table: table to describe and query (templated); default: the first table listed.
     :param checks: subset of the checks to run; default: all of them.
     :param accept_degraded: let warnings (excess privileges, an old key) pass the gate.
+    :param label_access_level: the label level the access spec gives the reader (``label_access_level``); a
+        higher clearance is flagged as excess privilege. Default: not checked.
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
@@ -91,12 +93,19 @@ class ClarityQHealthSensor(HealthTask, BaseSensorOperator):
         table: str | None = None,
         checks: Sequence[str] | None = None,
         accept_degraded: bool = False,
+        label_access_level: int | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.maxcompute_conn_id = maxcompute_conn_id
-        self._set_health_arguments(role=role, table=table, checks=checks, accept_degraded=accept_degraded)
+        self._set_health_arguments(
+            role=role,
+            table=table,
+            checks=checks,
+            accept_degraded=accept_degraded,
+            label_access_level=label_access_level,
+        )
         self.deferrable = deferrable
 
     def _check(self) -> HealthReport:

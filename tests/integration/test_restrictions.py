@@ -66,6 +66,28 @@ def test_label_too_high_fails_with_set_label_and_passes_once_set(owner: Any, rea
     assert run_dag(HEALTH_DAG).state == "success"
 
 
+def test_clearance_above_the_declared_level_is_flagged_only_when_declared(
+    owner: Any, reader: Any, connect: Any
+) -> None:
+    from airflow_provider_clarityq.core.health.probe import MaxComputeProbe
+    from airflow_provider_clarityq.core.health.runner import run_health_checks
+    from airflow_provider_clarityq.operators.validation import ClarityQValidationOperator
+
+    owner.odps.set_security_option("LabelSecurity", True)
+    owner.run(f"SET LABEL 3 TO USER {reader.principal};")
+    probe = MaxComputeProbe(ClientBundle(parse_connection(connect())))
+
+    def audit(**declared: Any) -> Any:
+        task = ClarityQValidationOperator(task_id="check", maxcompute_conn_id="clarityq_reader", **declared)
+        return run_health_checks(probe, task.health_options()).check("least_privilege")
+
+    flagged = audit(label_access_level=1)
+    assert (flagged.status, flagged.code) == ("warn", "EXCESS_PRIVILEGES")
+    assert "label access level 3, above the 1" in flagged.message
+    assert f"SET LABEL 1 TO USER {reader.principal};" in (flagged.remediation or "")
+    assert audit().status == "pass"  # nothing declared: the owner's choice
+
+
 def test_ip_whitelist_names_the_task_address_and_clarityq_egress(owner: Any, connect: Any) -> None:
     setproject(owner, odps_security_ip_whitelist="10.0.0.0/8")
     health = run_dag(HEALTH_DAG)
