@@ -129,12 +129,14 @@ CredentialSourceName = Literal["static", "assume_role", "oidc_role_arn", "ecs_ra
 CREDENTIAL_SOURCES: tuple[str, ...] = get_args(CredentialSourceName)
 #: Sources that sign with the connection's own AccessKey (login / password).
 _ACCESS_KEY_SOURCES = ("static", "assume_role")
-#: The standard environment variables a source falls back to, by settings field.
-ENV_DEFAULTS: Mapping[str, str] = {
-    "role_arn": "ALIBABA_CLOUD_ROLE_ARN",
-    "oidc_provider_arn": "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-    "oidc_token_file": "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-    "ecs_role_name": "ALIBABA_CLOUD_ECS_METADATA",
+#: The standard environment variables a source's settings fall back to (RRSA sets the first three in a pod).
+ENV_DEFAULTS: Mapping[str, Mapping[str, str]] = {
+    "oidc_role_arn": {
+        "role_arn": "ALIBABA_CLOUD_ROLE_ARN",
+        "oidc_provider_arn": "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+        "oidc_token_file": "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    },
+    "ecs_ram_role": {"ecs_role_name": "ALIBABA_CLOUD_ECS_METADATA"},
 }
 
 AuthMode = Literal["access_key", "sts_token", "assume_role", "oidc_role_arn", "ecs_ram_role", "default_chain"]
@@ -469,18 +471,15 @@ def _source_values(
                 f"is set, but the credential source {source} signs without the connection's AccessKey",
                 f"clear {FIELD_LABELS[name]}, or set credential_source to static",
             )
-    values = {name: extras.get(name) or env.get(var) or None for name, var in ENV_DEFAULTS.items() if name in own}
-    values["role_arn"] = extras.get("role_arn") or (values.get("role_arn") if source == "oidc_role_arn" else None)
-    if source == "oidc_role_arn":
-        for name in ("role_arn", "oidc_provider_arn", "oidc_token_file"):
-            if not values.get(name):
-                raise _conn_error(
-                    name,
-                    f"is empty and {ENV_DEFAULTS[name]} is not set",
-                    f"set {name} in the connection, or run the worker where RRSA sets {ENV_DEFAULTS[name]}",
-                )
-    if "ecs_metadata_endpoint" in own:
-        values["ecs_metadata_endpoint"] = extras.get("ecs_metadata_endpoint")
+    values = {name: extras.get(name) for name in own}
+    for name, variable in ENV_DEFAULTS.get(source, {}).items():
+        values[name] = values[name] or env.get(variable) or None
+        if values[name] is None and source == "oidc_role_arn":  # RRSA needs all three
+            raise _conn_error(
+                name,
+                f"is empty and {variable} is not set",
+                f"set {name} in the connection, or run the worker where RRSA sets {variable}",
+            )
     return values
 
 
