@@ -132,10 +132,8 @@ def handle(request: Request, identity: IdentityStore) -> AcsResult:
         params, pairs = _parameters(request)
         signed_v2 = not request.header("authorization") and "Signature" in params
         service, action = _route(request, params, signed_v2)
-        if service == "sts" and action in sts.ANONYMOUS_ACTIONS and not signed_v2:
-            if request.header("authorization"):
-                raise AcsError("InvalidParameter", f"{action} is called without a signature.")
-            payload, mutated = sts.assume_role_with_oidc(params, identity)
+        if action in sts.ANONYMOUS_ACTIONS and not signed_v2 and not request.header("authorization"):
+            payload, mutated = sts.assume_role_with_oidc(params, identity)  # a signed call is checked as usual
         else:
             key = (
                 _authenticate_v2(request, pairs, params, identity)
